@@ -1,0 +1,29 @@
+internal import CLibcrypto
+
+/// Comparisons whose time does not depend on where the inputs differ: MACs, tags and keys must
+/// never leak a matching prefix through timing.
+public enum ConstantTime {
+    public static func equals(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        if a.count == 0 { return true }
+        return CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0
+    }
+
+    public static func isZero(_ a: UnsafeRawBufferPointer) -> Bool {
+        var acc: UInt8 = 0
+        for byte in a { acc |= byte }
+        return acc == 0
+    }
+}
+
+/// Zeroing that the optimizer may not remove (OPENSSL_cleanse), for secrets in caller memory.
+public enum Zeroize {
+    public static func clear(_ bytes: UnsafeMutableRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        OPENSSL_cleanse(base, bytes.count)
+    }
+
+    public static func clear<T>(_ value: inout T) {
+        withUnsafeMutableBytes(of: &value) { clear($0) }
+    }
+}

@@ -1,0 +1,110 @@
+public import Crypto
+import Synchronization
+
+/// The protocol engine of one interface: identity, peers, the index table, allowed IPs, and the
+/// cookie checker and rate limiter that guard the handshake path. Pure: it does no I/O, starts
+/// no threads and reads no clock; the data plane feeds it packets, buffers and the time.
+///
+/// Configured only through `apply(_:now:)` with a whole `DeviceConfig`, so it runs the same
+/// in-process (tests) or behind the supervisor's control channel.
+public final class Device: Sendable {
+    public let indexTable = IndexTable<Peer>()
+    private let identity = Mutex<StaticIdentity?>(nil)
+    private let peers = Mutex<[PublicKey: Peer]>([:])
+    private let applied = Mutex(DeviceConfig())
+    let routes = Mutex(AllowedIPs<Peer>())
+    let cookieChecker = Mutex(CookieChecker(publicKey: nil))
+    let rateLimiter = Mutex(RateLimiter())
+
+    public init() {}
+
+    public var config: DeviceConfig { applied.withLock { $0 } }
+
+    public func peer(_ key: PublicKey) -> Peer? { peers.withLock { $0[key] } }
+
+    /// Peers in configuration (insertion) order.
+    public var orderedPeers: [Peer] {
+        let order = applied.withLock { $0.peers.map(\.publicKey) }
+        return peers.withLock { table in order.compactMap { table[$0] } }
+    }
+
+    var currentIdentity: StaticIdentity? { identity.withLock { $0 } }
+
+    // MARK: configuration
+
+    /// Makes the running state match `config`. Returns the peers that must get a keepalive now
+    /// (persistent keepalive just turned on, as wg expects).
+    @discardableResult
+    public func apply(_ config: DeviceConfig, now: Instant) -> [Peer] {
+        let old = applied.withLock { previous in
+            let old = previous
+            previous = config
+            return old
+        }
+        if old.privateKey != config.privateKey { changeIdentity(to: config.privateKey) }
+        let oldKeys = Set(old.peers.map(\.publicKey))
+        let newKeys = Set(config.peers.map(\.publicKey))
+        for key in oldKeys.subtracting(newKeys) { removePeer(key) }
+
+        var keepaliveNow: [Peer] = []
+        let identity = currentIdentity
+        for wanted in config.peers {
+            let before = old.peer(wanted.publicKey)
+            let peer = peers.withLock { table in
+                if let existing = table[wanted.publicKey] { return existing }
+                let peer = Peer(publicKey: wanted.publicKey, presharedKey: wanted.presharedKey, identity: identity)
+                table[wanted.publicKey] = peer
+                return peer
+            }
+            if before?.presharedKey != wanted.presharedKey { peer.setPresharedKey(wanted.presharedKey) }
+            if let endpoint = wanted.endpoint, endpoint != before?.endpoint { peer.endpoint = endpoint }
+            if before?.persistentKeepaliveInterval != wanted.persistentKeepaliveInterval,
+               peer.setPersistentKeepalive(wanted.persistentKeepaliveInterval, now: now) {
+                keepaliveNow.append(peer)
+            }
+            if before?.allowedIPs != wanted.allowedIPs {
+                routes.withLock { table in
+                    table.removeAll(for: peer)
+                    for prefix in wanted.allowedIPs { table.insert(prefix, for: peer) }
+                }
+            }
+        }
+        return keepaliveNow
+    }
+
+    private func changeIdentity(to key: PrivateKey?) {
+        let newIdentity = key.map(StaticIdentity.init(privateKey:))
+        identity.withLock { $0 = newIdentity }
+        cookieChecker.withLock { $0.setPublicKey(newIdentity?.publicKey) }
+        for peer in peers.withLock({ Array($0.values) }) { peer.identityChanged(newIdentity, indexTable: indexTable) }
+    }
+
+    private func removePeer(_ key: PublicKey) {
+        guard let peer = peers.withLock({ $0.removeValue(forKey: key) }) else { return }
+        routes.withLock { $0.removeAll(for: peer) }
+        peer.remove(indexTable: indexTable)
+    }
+
+    // MARK: sending
+
+    /// The peer an outgoing IP packet is for (allowed IPs by destination), or nil: drop it.
+    public func route(_ packet: UnsafeRawBufferPointer) -> Peer? {
+        guard let (family, _) = IPPacket.parse(packet) else { return nil }
+        let destination = IPPacket.destination(packet, family)
+        return routes.withLock { $0.lookup(destination) }
+    }
+
+    /// Writes a handshake initiation to `peer` into `packet` (148 bytes) if one may be sent now.
+    public func createInitiation(for peer: Peer, into packet: UnsafeMutableRawBufferPointer, isRetry: Bool,
+                                 now: Instant, wallClock: WallTime, using aead: borrowing ChaCha20Poly1305) -> Bool {
+        let made = peer.createInitiation(into: packet, identity: currentIdentity, indexTable: indexTable,
+                                         isRetry: isRetry, now: now, wallClock: wallClock, using: aead)
+        if made { peer.sentHandshake(bytes: packet.count) }
+        return made
+    }
+
+    /// Runs `peer`'s timers that are due.
+    public func expireTimers(of peer: Peer, now: Instant) -> PeerTimers.Actions {
+        peer.expireTimers(now: now, indexTable: indexTable)
+    }
+}

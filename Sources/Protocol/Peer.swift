@@ -1,0 +1,261 @@
+public import Crypto
+import Synchronization
+
+/// One peer at run time: its handshake, keypair slots, timers, cookie state and endpoint.
+///
+/// All of it sits behind one lock, taken briefly per event; the per-packet work (encryption,
+/// decryption) runs outside it on the `Keypair`, so several workers can serve one busy peer.
+public final class Peer: Sendable {
+    public let publicKey: PublicKey
+    let state: Mutex<PeerState>
+    private let receivedBytes = Atomic<UInt64>(0)
+    private let sentBytes = Atomic<UInt64>(0)
+
+    init(publicKey: PublicKey, presharedKey: PresharedKey?, identity: StaticIdentity?) {
+        self.publicKey = publicKey
+        state = Mutex(PeerState(handshake: Handshake(remoteStatic: publicKey, presharedKey: presharedKey, identity: identity),
+                                cookie: CookieMaker(remoteStatic: publicKey)))
+    }
+
+    /// What `wg show` reports about a peer.
+    public struct Status: Sendable, Equatable {
+        public var endpoint: Endpoint?
+        public var lastHandshake: WallTime
+        public var receivedBytes: UInt64
+        public var sentBytes: UInt64
+        public var persistentKeepaliveInterval: UInt16
+    }
+
+    public var status: Status {
+        state.withLock { s in
+            Status(endpoint: s.endpoint, lastHandshake: s.lastHandshake, receivedBytes: receivedBytes.load(ordering: .relaxed),
+                   sentBytes: sentBytes.load(ordering: .relaxed), persistentKeepaliveInterval: s.timers.persistentKeepaliveInterval)
+        }
+    }
+
+    public var endpoint: Endpoint? {
+        get { state.withLock { $0.endpoint } }
+        set { state.withLock { $0.endpoint = newValue } }
+    }
+
+    /// The keypair slots, for inspection (tests, diagnostics).
+    public var keypairs: KeypairSlots { state.withLock { $0.keypairs } }
+
+    public var nextTimerDeadline: Instant? { state.withLock { $0.timers.nextDeadline } }
+
+    // MARK: sending
+
+    /// The keypair and nonce for one outgoing data message, or nil when there is no usable
+    /// session: the caller stages the packet and asks for a handshake.
+    public func reserveNonce(now: Instant) -> (keypair: Keypair, counter: UInt64)? {
+        guard let keypair = state.withLock({ $0.keypairs.current }), let counter = keypair.reserveNonce(now: now) else { return nil }
+        return (keypair, counter)
+    }
+
+    /// A message of `bytes` went out under `keypair`. Returns true when the keys should be
+    /// refreshed (the kernel's keep_key_fresh on send): the caller starts a handshake.
+    public func sentData(bytes: Int, isKeepalive: Bool, keypair: Keypair, now: Instant) -> Bool {
+        sentBytes.wrappingAdd(UInt64(bytes), ordering: .relaxed)
+        var random = SystemRandomGenerator()
+        return state.withLock { s in
+            s.timers.anyAuthenticatedPacketTraversal(now: now)
+            s.timers.anyAuthenticatedPacketSent()
+            if !isKeepalive { s.timers.dataSent(now: now, jitter: PeerTimers.jitter(using: &random)) }
+            guard keypair.isValid, s.keypairs.current === keypair else { return false }
+            return keypair.sentMessages > WireGuard.rekeyAfterMessages
+                || (keypair.isInitiator && keypair.birthdate.hasExpired(WireGuard.rekeyAfterTime, now: now))
+        }
+    }
+
+    /// Writes an initiation (148 bytes, MACs included) into `packet` if one may go out now: at
+    /// most one per REKEY_TIMEOUT, and only with a private key. Returns whether it did.
+    func createInitiation(into packet: UnsafeMutableRawBufferPointer, identity: StaticIdentity?, indexTable: IndexTable<Peer>,
+                          isRetry: Bool, now: Instant, wallClock: WallTime, using aead: borrowing ChaCha20Poly1305) -> Bool {
+        var random = SystemRandomGenerator()
+        return state.withLock { s in
+            s.timers.handshakeRequested(isRetry: isRetry)
+            if let last = s.lastInitiationSent, !last.hasExpired(WireGuard.rekeyTimeout, now: now) { return false }
+            indexTable.removeHandshake(at: s.handshake.localIndex, of: self)
+            let index = indexTable.insertHandshake(of: self, using: &random)
+            do {
+                try s.handshake.createInitiation(into: packet, identity: identity,
+                                                 timestamp: TAI64N(unixSeconds: wallClock.seconds, nanoseconds: wallClock.nanoseconds),
+                                                 localIndex: index, ephemeral: .random(), using: aead)
+            } catch {
+                indexTable.removeHandshake(at: index, of: self)
+                return false
+            }
+            s.cookie.addMACs(to: packet, now: now)
+            s.lastInitiationSent = now
+            s.timers.anyAuthenticatedPacketTraversal(now: now)
+            s.timers.anyAuthenticatedPacketSent()
+            s.timers.handshakeInitiated(now: now, jitter: PeerTimers.jitter(using: &random))
+            return true
+        }
+    }
+
+    /// A handshake message we sent (response or initiation) counts toward the sent bytes.
+    func sentHandshake(bytes: Int) { sentBytes.wrappingAdd(UInt64(bytes), ordering: .relaxed) }
+
+    // MARK: receiving
+
+    /// As responder: finishes consuming an initiation from this peer and writes our response
+    /// (92 bytes, MACs included) into `reply`. The new session waits in `next` for confirmation.
+    func respond(to pending: consuming PendingInitiation, _ packet: UnsafeRawBufferPointer, reply: UnsafeMutableRawBufferPointer,
+                 source: Endpoint, indexTable: IndexTable<Peer>, now: Instant, using aead: borrowing ChaCha20Poly1305) throws(HandshakeError) {
+        var pendingSlot: PendingInitiation? = consume pending
+        var random = SystemRandomGenerator()
+        try state.withLock { (s: inout PeerState) throws(HandshakeError) in
+            try s.handshake.consumeInitiation(pendingSlot.take()!, packet, now: now, using: aead)
+            s.endpoint = source
+            receivedBytes.wrappingAdd(UInt64(packet.count), ordering: .relaxed)
+            s.timers.anyAuthenticatedPacketReceived()
+            s.timers.anyAuthenticatedPacketTraversal(now: now)
+
+            indexTable.removeHandshake(at: s.handshake.localIndex, of: self)
+            let index = indexTable.insertHandshake(of: self, using: &random)
+            do throws(HandshakeError) {
+                try s.handshake.createResponse(into: reply, localIndex: index, ephemeral: .random(), using: aead)
+            } catch {
+                indexTable.removeHandshake(at: index, of: self)
+                throw error
+            }
+            s.cookie.addMACs(to: reply, now: now)
+            sentBytes.wrappingAdd(UInt64(reply.count), ordering: .relaxed)
+            s.timers.anyAuthenticatedPacketTraversal(now: now)
+            s.timers.anyAuthenticatedPacketSent()
+            guard let keypair = s.handshake.beginSession(now: now) else { throw .unexpectedState }
+            install(keypair, in: &s, indexTable: indexTable, now: now)
+        }
+    }
+
+    /// As initiator: consumes the response to our initiation and makes the new session current.
+    func consumeResponse(_ packet: UnsafeRawBufferPointer, identity: StaticIdentity?, source: Endpoint,
+                         indexTable: IndexTable<Peer>, now: Instant, wallClock: WallTime,
+                         using aead: borrowing ChaCha20Poly1305) throws(HandshakeError) {
+        try state.withLock { (s: inout PeerState) throws(HandshakeError) in
+            try s.handshake.consumeResponse(packet, identity: identity, using: aead)
+            s.endpoint = source
+            receivedBytes.wrappingAdd(UInt64(packet.count), ordering: .relaxed)
+            guard let keypair = s.handshake.beginSession(now: now) else { throw .unexpectedState }
+            install(keypair, in: &s, indexTable: indexTable, now: now)
+            s.timers.handshakeComplete()
+            s.lastHandshake = wallClock
+            s.timers.anyAuthenticatedPacketReceived()
+            s.timers.anyAuthenticatedPacketTraversal(now: now)
+        }
+    }
+
+    private func install(_ keypair: Keypair, in s: inout PeerState, indexTable: IndexTable<Peer>, now: Instant) {
+        indexTable.replaceHandshake(at: keypair.localIndex, with: keypair, of: self)
+        for old in s.keypairs.add(keypair) {
+            old.invalidate()
+            indexTable.remove(old)
+        }
+        s.sentLastMinuteHandshake = false
+        s.timers.sessionDerived(now: now)
+    }
+
+    /// A cookie reply to our last handshake message arrived.
+    func consumeCookieReply(_ packet: UnsafeRawBufferPointer, now: Instant, using aead: borrowing ChaCha20Poly1305) throws(CookieError) {
+        try state.withLock { (s: inout PeerState) throws(CookieError) in try s.cookie.consumeReply(packet, now: now, using: aead) }
+    }
+
+    /// What a data message that authenticated under `keypair` means for this peer.
+    public struct DataReceipt: Sendable {
+        /// The message completed a handshake (responder's key confirmation): send what is staged.
+        public var sessionConfirmed = false
+        /// The session is about to expire and we initiated it: start a new handshake now.
+        public var wantsHandshake = false
+    }
+
+    /// Bookkeeping for a data message of `bytes` that authenticated and passed the replay check:
+    /// roaming, key rotation, timers. `carriedData` is false for keepalives and for packets the
+    /// allowed-IPs check refused (those still prove the peer alive, but are not data).
+    func receivedData(bytes: Int, keypair: Keypair, carriedData: Bool, source: Endpoint,
+                      indexTable: IndexTable<Peer>, now: Instant, wallClock: WallTime) -> DataReceipt {
+        receivedBytes.wrappingAdd(UInt64(bytes), ordering: .relaxed)
+        return state.withLock { s in
+            var receipt = DataReceipt()
+            s.endpoint = source
+            let (rotated, dropped) = s.keypairs.receivedWith(keypair)
+            if rotated {
+                if let dropped { dropped.invalidate(); indexTable.remove(dropped) }
+                s.timers.handshakeComplete()
+                s.lastHandshake = wallClock
+                receipt.sessionConfirmed = true
+            }
+            // Receive-side keep_key_fresh: an initiator whose session nears REJECT_AFTER_TIME
+            // starts one handshake before it has to stop sending.
+            if s.keypairs.current === keypair, keypair.isInitiator, !s.sentLastMinuteHandshake,
+               keypair.birthdate.hasExpired(WireGuard.rekeyOnReceiveAge, now: now) {
+                s.sentLastMinuteHandshake = true
+                receipt.wantsHandshake = true
+            }
+            s.timers.anyAuthenticatedPacketReceived()
+            s.timers.anyAuthenticatedPacketTraversal(now: now)
+            if carriedData { s.timers.dataReceived(now: now) }
+            return receipt
+        }
+    }
+
+    // MARK: timers and configuration
+
+    /// Runs the timers due at `now`. Wiping key material is done here; the other actions are the
+    /// caller's (send an initiation, a keepalive; drop staged packets on give-up).
+    public func expireTimers(now: Instant, indexTable: IndexTable<Peer>) -> PeerTimers.Actions {
+        state.withLock { s in
+            let actions = s.timers.expire(now: now)
+            if actions.contains(.wipeKeyMaterial) { wipeKeys(&s, indexTable: indexTable) }
+            return actions
+        }
+    }
+
+    private func wipeKeys(_ s: inout PeerState, indexTable: IndexTable<Peer>) {
+        for keypair in s.keypairs.removeAll() { indexTable.remove(keypair) }
+        indexTable.removeHandshake(at: s.handshake.localIndex, of: self)
+        s.handshake.clear()
+    }
+
+    /// Our private key changed: old sessions and handshakes are void (the kernel expires them all).
+    func identityChanged(_ identity: StaticIdentity?, indexTable: IndexTable<Peer>) {
+        state.withLock { s in
+            wipeKeys(&s, indexTable: indexTable)
+            s.handshake.precompute(identity: identity)
+            s.lastInitiationSent = nil
+        }
+    }
+
+    func setPresharedKey(_ key: PresharedKey?) { state.withLock { $0.handshake.presharedKey = key } }
+
+    /// Returns true when keepalives were just turned on: wg expects one sent at once.
+    func setPersistentKeepalive(_ seconds: UInt16, now: Instant) -> Bool {
+        state.withLock { s in
+            let turnedOn = s.timers.persistentKeepaliveInterval == 0 && seconds > 0
+            s.timers.persistentKeepaliveInterval = seconds
+            s.timers.persistentKeepaliveChanged(now: now)
+            return turnedOn
+        }
+    }
+
+    /// The peer is being removed: nothing of it may stay reachable.
+    func remove(indexTable: IndexTable<Peer>) {
+        state.withLock { s in
+            wipeKeys(&s, indexTable: indexTable)
+            s.timers.stopAll()
+        }
+        indexTable.removeAll(of: self)
+    }
+}
+
+struct PeerState: ~Copyable, Sendable {
+    var handshake: Handshake
+    var keypairs = KeypairSlots()
+    var timers = PeerTimers()
+    var cookie: CookieMaker
+    var endpoint: Endpoint?
+    /// Initiations are rate limited to one per REKEY_TIMEOUT.
+    var lastInitiationSent: Instant?
+    var lastHandshake = WallTime.zero
+    var sentLastMinuteHandshake = false
+}
