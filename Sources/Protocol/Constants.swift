@@ -9,7 +9,8 @@ public enum WireGuard {
     /// Added to every REKEY_TIMEOUT-based timer so that peers do not retry in lockstep.
     public static let rekeyTimeoutJitterMax: Duration = .milliseconds(333)
     public static let keepaliveTimeout: Duration = .seconds(10)
-    /// REKEY_ATTEMPT_TIME / REKEY_TIMEOUT retries, then give up.
+    /// MAX_TIMER_HANDSHAKES (REKEY_ATTEMPT_TIME / REKEY_TIMEOUT): the retransmit timer gives up
+    /// when the retry count exceeds it, i.e. after 19 retries, 20 initiations in all.
     public static let maxHandshakeAttempts = 18
     /// An initiator re-handshakes when it receives on a keypair this old, before it expires.
     public static let rekeyOnReceiveAge: Duration = .seconds(165)

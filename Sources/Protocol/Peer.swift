@@ -170,8 +170,8 @@ public final class Peer: Sendable {
     }
 
     /// Bookkeeping for a data message of `bytes` that authenticated and passed the replay check:
-    /// roaming, key rotation, timers. `carriedData` is false for keepalives and for packets the
-    /// allowed-IPs check refused (those still prove the peer alive, but are not data).
+    /// roaming, key rotation, timers. `carriedData` is false for keepalives (they prove the peer
+    /// alive but need no acknowledgement).
     func receivedData(bytes: Int, keypair: Keypair, carriedData: Bool, source: Endpoint,
                       indexTable: IndexTable<Peer>, now: Instant, wallClock: WallTime) -> DataReceipt {
         receivedBytes.wrappingAdd(UInt64(bytes), ordering: .relaxed)

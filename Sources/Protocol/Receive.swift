@@ -80,8 +80,9 @@ extension Device {
             let sender = IPPacket.source(plaintext, family)
             inner = (DataLayout.headerLength..<DataLayout.headerLength + length, route(sender) === peer)
         }
-        // Roaming and liveness count for every authenticated packet, even one dropped below.
-        let receipt = peer.receivedData(bytes: packet.count, keypair: keypair, carriedData: inner?.allowed ?? false,
+        // Roaming, liveness and the keepalive timer count for every authenticated packet with a
+        // payload, even one dropped below (as the kernel's receive.c does).
+        let receipt = peer.receivedData(bytes: packet.count, keypair: keypair, carriedData: plaintextLength > 0,
                                         source: source, indexTable: indexTable, now: now, wallClock: wallClock)
         if plaintextLength == 0 { return .keepalive(peer, receipt: receipt) }
         guard let inner else { return .dropped(.notIP) }

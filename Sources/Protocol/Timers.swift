@@ -2,7 +2,8 @@
 /// and the current time go in, deadlines are kept, and `expire` says what is due.
 ///
 /// - retransmit handshake: armed when an initiation is sent, REKEY_TIMEOUT + jitter; on expiry
-///   retry, or after MAX_TIMER_HANDSHAKES retries give up and drop what is staged.
+///   retry, or once MAX_TIMER_HANDSHAKES + 1 retries went unanswered (20 initiations, about
+///   100 s) give up and drop what is staged.
 /// - send keepalive: armed when data is received, KEEPALIVE_TIMEOUT, unless we send something
 ///   first; so that the peer learns its data arrived.
 /// - new handshake: armed when data is sent, KEEPALIVE + REKEY_TIMEOUT + jitter, unless something

@@ -103,6 +103,20 @@ import Crypto
         #expect(!b.device.expireTimers(of: peer, now: .seconds(40)).contains(.sendKeepalive))
     }
 
+    @Test func aDroppedButAuthenticatedPacketIsStillAcknowledged() throws {
+        // As the kernel: the keepalive timer is armed by any non-empty authenticated packet,
+        // before the inner packet is checked.
+        let (a, b) = makePair()
+        try handshake(a, b, now: .zero)
+        let spoofed = try #require(a.seal(ipv4Packet(from: "203.0.113.77", to: b.inner4, payload: [1]), to: b, now: .seconds(1)))
+        #expect(b.receive(spoofed, from: a, now: .seconds(1)).outcome.dropReason == .disallowedSource)
+        #expect(b.device.expireTimers(of: b.peer(a), now: .seconds(11)).contains(.sendKeepalive))
+        // A keepalive itself asks for no acknowledgement.
+        let keepalive = try #require(a.seal([], to: b, now: .seconds(20)))
+        b.receive(keepalive, from: a, now: .seconds(20))
+        #expect(!b.device.expireTimers(of: b.peer(a), now: .seconds(31)).contains(.sendKeepalive))
+    }
+
     @Test func senderStartsAHandshakeWhenThePeerGoesQuiet() throws {
         let (a, b) = makePair()
         try handshake(a, b, now: .zero)
