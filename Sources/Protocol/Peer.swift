@@ -56,11 +56,10 @@ public final class Peer: Sendable {
     /// refreshed (the kernel's keep_key_fresh on send): the caller starts a handshake.
     public func sentData(bytes: Int, isKeepalive: Bool, keypair: Keypair, now: Instant) -> Bool {
         sentBytes.wrappingAdd(UInt64(bytes), ordering: .relaxed)
-        var random = SystemRandomGenerator()
         return state.withLock { s in
             s.timers.anyAuthenticatedPacketTraversal(now: now)
             s.timers.anyAuthenticatedPacketSent()
-            if !isKeepalive { s.timers.dataSent(now: now, jitter: PeerTimers.jitter(using: &random)) }
+            if !isKeepalive { s.timers.dataSent(now: now, jitter: PeerTimers.jitter(using: &s.jitter)) }
             guard keypair.isValid, s.keypairs.current === keypair else { return false }
             return keypair.sentMessages > WireGuard.rekeyAfterMessages
                 || (keypair.isInitiator && keypair.birthdate.hasExpired(WireGuard.rekeyAfterTime, now: now))
@@ -89,7 +88,7 @@ public final class Peer: Sendable {
             s.lastInitiationSent = now
             s.timers.anyAuthenticatedPacketTraversal(now: now)
             s.timers.anyAuthenticatedPacketSent()
-            s.timers.handshakeInitiated(now: now, jitter: PeerTimers.jitter(using: &random))
+            s.timers.handshakeInitiated(now: now, jitter: PeerTimers.jitter(using: &s.jitter))
             return true
         }
     }
@@ -258,4 +257,6 @@ struct PeerState: ~Copyable, Sendable {
     var lastInitiationSent: Instant?
     var lastHandshake = WallTime.zero
     var sentLastMinuteHandshake = false
+    /// Timer jitter without a system call per packet.
+    var jitter = FastRandom()
 }
