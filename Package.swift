@@ -33,9 +33,19 @@ let package = Package(
             dependencies: ["Crypto"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "DataPlane",
+            dependencies: ["Protocol", "Crypto", "CShim"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Supervisor",
+            dependencies: ["DataPlane", "Protocol", "Crypto", "CShim"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "wgd",
-            dependencies: ["Protocol", "Crypto"],
+            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto"],
             swiftSettings: swiftSettings
         ),
         // Release-built benchmark: prints figures, never asserts (scripts/bench).
@@ -54,6 +64,16 @@ let package = Package(
             name: "ProtocolTests",
             dependencies: ["Protocol", "Crypto"],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DataPlaneTests",
+            dependencies: ["DataPlane", "Protocol", "Crypto"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SupervisorTests",
+            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -22,3 +22,5 @@ int wgd_allowed_cpus(int *cpus, int max) {
         if (CPU_ISSET(cpu, &set)) cpus[n++] = cpu;
     return n;
 }
+
+int wgd_name_current_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }

@@ -15,4 +15,7 @@ int wgd_ioctl_ptr(int fd, unsigned long request, void *arg);
 int wgd_pin_current_thread(int cpu);
 int wgd_allowed_cpus(int *cpus, int max);
 
+/* pthread_setname_np is a GNU extension: name the calling thread (15 characters at most). */
+int wgd_name_current_thread(const char *name);
+
 #endif
