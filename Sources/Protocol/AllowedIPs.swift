@@ -25,6 +25,8 @@ public final class AllowedIPs<Peer: AnyObject> {
     public func insert(_ prefix: IPPrefix, for peer: Peer) {
         let owner = slot(for: peer)
         let (key, bits) = Self.key(prefix.address)
+        // allowedips.c's add() answers an exact match by setting the peer and list_move_tail()ing
+        // the node, also when the peer is unchanged: re-adding a prefix makes it the peer's newest.
         let previous = trie.insert(key, cidr: prefix.length, bits: bits, owner: owner)
         if previous >= 0 && previous != owner { releaseIfEmpty(previous) }
     }
@@ -75,10 +77,12 @@ public final class AllowedIPs<Peer: AnyObject> {
 
     /// Empties the table and lets go of every peer.
     public func removeAll() {
+        let released = peers   // peers' deinits run after the accesses below, not inside them
         trie = PrefixTrie()
         peers = []
         slots = [:]
         freeSlots = []
+        withExtendedLifetime(released) {}
     }
 
     /// Trie nodes in use, prefixes and branch points together: what the table's memory follows.
@@ -112,9 +116,12 @@ public final class AllowedIPs<Peer: AnyObject> {
     /// Drops a peer that owns nothing any more, so that the table does not keep it alive.
     private func releaseIfEmpty(_ owner: Int32) {
         guard trie.prefixCount(owner: owner) == 0, let peer = peers[Int(owner)] else { return }
-        slots[ObjectIdentifier(peer)] = nil
-        peers[Int(owner)] = nil
-        freeSlots.append(owner)
+        // The peer's deinit may run here; keep it out of the unchecked access to `peers`.
+        withExtendedLifetime(peer) {
+            slots[ObjectIdentifier(peer)] = nil
+            peers[Int(owner)] = nil
+            freeSlots.append(owner)
+        }
     }
 
     /// Addresses as left-aligned 128-bit keys, so that both families share one trie implementation.

@@ -1,7 +1,9 @@
 /// A peer's UDP address, written as `wg` prints it and the UAPI's `endpoint=` takes it:
 /// "1.2.3.4:51820" or "[fd00::1]:51820".
 public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+    /// The peer's address.
     public var address: IPAddress
+    /// The peer's UDP port.
     public var port: UInt16
 
     /// The endpoint `address`:`port`.
@@ -10,9 +12,10 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses "a.b.c.d:port" or "[ipv6]:port". Brackets are required around IPv6 and refused
-    /// around IPv4, because "fd00::1:80" cannot say where the address ends.
+    /// Parses "a.b.c.d:port" or "[ipv6]:port", brackets required for IPv6 and refused for IPv4.
     public init?(_ text: some StringProtocol) {
+        // Brackets because "fd00::1:80" cannot say where the address ends. No "%scope": an
+        // IPAddress has nowhere to keep one, so accepting it would silently drop it.
         let utf8 = text.utf8
         let address: IPAddress
         let hostEnd: String.Index   // the ":" before the port should be here
@@ -35,6 +38,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         self.init(address: address, port: port)
     }
 
+    /// "a.b.c.d:port" or "[ipv6]:port", the form `endpoint=` takes back.
     public var description: String {
         switch address {
         case .v4(let a): "\(a):\(port)"

@@ -1,9 +1,10 @@
-/// IP addresses as the data plane sees them: fixed-size values, read straight from packet headers,
-/// parsed and printed exactly as glibc's inet_pton and inet_ntop do, so that what `wg` and the
-/// kernel print round-trips through us unchanged.
+// IP addresses as the data plane sees them: fixed-size values, read straight from packet headers,
+// parsed and printed exactly as glibc's inet_pton and inet_ntop do, so that what `wg` and the
+// kernel print round-trips through us unchanged.
 
 /// An IPv4 address; `value` is in host order, so 1.2.3.4 is 0x01020304.
 public struct IPv4Address: Hashable, Sendable, CustomStringConvertible {
+    /// The address in host order.
     public var value: UInt32
 
     /// The address whose host-order value is `value`.
@@ -37,6 +38,7 @@ public struct IPv4Address: Hashable, Sendable, CustomStringConvertible {
         return try Swift.withUnsafeBytes(of: &bigEndian, body)
     }
 
+    /// Dotted quad, as inet_ntop prints it.
     public var description: String {
         "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
     }
@@ -72,7 +74,9 @@ public struct IPv4Address: Hashable, Sendable, CustomStringConvertible {
 
 /// An IPv6 address as two host-order halves: `high` holds the first 8 bytes on the wire.
 public struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
+    /// The first 8 bytes, in host order.
     public var high: UInt64
+    /// The last 8 bytes, in host order.
     public var low: UInt64
 
     /// The address whose first 8 bytes are `high` and last 8 are `low`, both in host order.
@@ -112,9 +116,12 @@ public struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
         return UInt16(truncatingIfNeeded: half >> (48 - 16 * (index & 3)))
     }
 
-    /// inet_ntop(AF_INET6): lowercase hex, the first longest run of two or more zero groups
-    /// becomes "::", and ::a.b.c.d / ::ffff:a.b.c.d keep their IPv4 tail dotted.
+    /// The address as inet_ntop(AF_INET6) prints it.
     public var description: String {
+        // glibc's rules, which RFC 5952 mostly agrees with: lowercase hex, and the first longest run
+        // of two or more zero groups becomes "::". Where they part, glibc wins because `wg` prints
+        // through it: an IPv4-mapped ::ffff:a.b.c.d and an IPv4-compatible ::a.b.c.d keep the tail
+        // dotted, the latter only when a.b is not 0.0, so that ::1 stays ::1.
         var runStart = -1, runLength = 0
         var index = 0
         while index < 8 {
@@ -231,7 +238,9 @@ public struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
 
 /// An IPv4 or IPv6 address.
 public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
+    /// An IPv4 address.
     case v4(IPv4Address)
+    /// An IPv6 address.
     case v6(IPv6Address)
 
     /// Parses either family as inet_pton would; text with a colon is IPv6.
@@ -263,6 +272,7 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The address as inet_ntop prints it.
     public var description: String {
         switch self {
         case .v4(let a): a.description

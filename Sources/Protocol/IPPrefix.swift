@@ -3,7 +3,9 @@
 /// Host bits are always cleared, because `wg` and the kernel store 10.1.2.3/8 as 10.0.0.0/8: two
 /// spellings of one block must compare equal and land on one trie node.
 public struct IPPrefix: Hashable, Sendable, CustomStringConvertible {
+    /// The first address of the block (host bits cleared).
     public let address: IPAddress
+    /// Leading bits that are fixed: 0...32 for IPv4, 0...128 for IPv6.
     public let length: UInt8
 
     /// The block of `length` leading bits of `address`, host bits cleared; nil past 32 or 128 bits.
@@ -28,6 +30,7 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible {
         self.length = length
     }
 
+    /// "address/length", as `wg` prints allowed IPs.
     public var description: String { "\(address)/\(length)" }
 
     /// True when `address` is of the same family and its first `length` bits match.
@@ -35,7 +38,7 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible {
         address.isV4 == self.address.isV4 && address.masked(to: length) == self.address
     }
 
-    /// A sign, a leading zero or a fourth digit would let two strings name one prefix, so none is taken.
+    /// A sign or a leading zero would let two strings name one prefix, so neither is taken.
     private static func parseLength(_ text: some Collection<UInt8>, max: Int) -> Int? {
         guard (1...3).contains(text.count), text.first != UInt8(ascii: "0") || text.count == 1 else { return nil }
         var value = 0

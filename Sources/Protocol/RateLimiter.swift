@@ -11,7 +11,7 @@
 /// flood of spoofed sources cannot push out real peers or make us allocate. Sources idle for more
 /// than a second carry no state worth keeping (their bucket would be full again), so they are
 /// swept at most once a second. The default of 8192 entries is what the kernel picks on a
-/// 128 MiB router, and costs roughly 600 KiB.
+/// 128 MiB router, and costs about 640 KiB.
 public struct RateLimiter: Sendable {
     /// Sources tracked at once unless `init` says otherwise.
     public static let defaultMaxEntries = 8192

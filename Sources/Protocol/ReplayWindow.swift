@@ -16,9 +16,9 @@ public struct ReplayWindow: Sendable {
     /// An empty window: every counter below WireGuard.rejectAfterMessages is fresh.
     public init() {}
 
-    /// True exactly once per counter; false for replays, counters too far behind, and counters at or
-    /// past WireGuard.rejectAfterMessages (the keypair must be retired before the counter wraps).
+    /// True exactly once per fresh counter; false for a replay, a counter behind the window, or one too high.
     public mutating func validate(_ counter: UInt64) -> Bool {
+        // From WireGuard.rejectAfterMessages on the keypair is retired, well before its counter wraps.
         guard counter < WireGuard.rejectAfterMessages else { return false }
         let position = counter + 1
         if position + Self.windowSize < next { return false }
