@@ -2,7 +2,11 @@
 #include "wgd_shim.h"
 #include <pthread.h>
 #include <sched.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 int wgd_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
 
@@ -24,3 +28,95 @@ int wgd_allowed_cpus(int *cpus, int max) {
 }
 
 int wgd_name_current_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+/* One datagram at most this many per call: the stack arrays below stay small. */
+#define WGD_BATCH_MAX 64
+#define WGD_CONTROL_SIZE CMSG_SPACE(sizeof(struct in6_pktinfo))
+
+int wgd_udp_enable_pktinfo(int fd, int family) {
+    int on = 1;
+    if (family == AF_INET) return setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+    return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+}
+
+static void read_local(struct msghdr *m, struct wgd_datagram *d) {
+    d->local_family = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo *p = (struct in_pktinfo *)CMSG_DATA(c);
+            memcpy(d->local, &p->ipi_addr, 4);
+            d->local_ifindex = p->ipi_ifindex;
+            d->local_family = AF_INET;
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo *p = (struct in6_pktinfo *)CMSG_DATA(c);
+            memcpy(d->local, &p->ipi6_addr, 16);
+            d->local_ifindex = (int)p->ipi6_ifindex;
+            d->local_family = AF_INET6;
+        }
+    }
+}
+
+int wgd_udp_receive(int fd, struct wgd_datagram *d, unsigned int count) {
+    struct mmsghdr msgs[WGD_BATCH_MAX];
+    struct iovec iov[WGD_BATCH_MAX];
+    union { char buf[WGD_CONTROL_SIZE]; struct cmsghdr align; } control[WGD_BATCH_MAX];
+    if (count > WGD_BATCH_MAX) count = WGD_BATCH_MAX;
+    memset(msgs, 0, sizeof(msgs[0]) * count);
+    for (unsigned int i = 0; i < count; i++) {
+        iov[i].iov_base = d[i].data;
+        iov[i].iov_len = d[i].capacity;
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = d[i].remote;
+        msgs[i].msg_hdr.msg_namelen = sizeof(d[i].remote);
+        msgs[i].msg_hdr.msg_control = control[i].buf;
+        msgs[i].msg_hdr.msg_controllen = sizeof(control[i].buf);
+    }
+    int n = recvmmsg(fd, msgs, count, MSG_DONTWAIT, NULL);
+    for (int i = 0; i < n; i++) {
+        d[i].length = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : msgs[i].msg_len;
+        d[i].remote_length = msgs[i].msg_hdr.msg_namelen;
+        read_local(&msgs[i].msg_hdr, &d[i]);
+    }
+    return n;
+}
+
+int wgd_udp_send(int fd, struct wgd_datagram *d, unsigned int count) {
+    struct mmsghdr msgs[WGD_BATCH_MAX];
+    struct iovec iov[WGD_BATCH_MAX];
+    union { char buf[WGD_CONTROL_SIZE]; struct cmsghdr align; } control[WGD_BATCH_MAX];
+    if (count > WGD_BATCH_MAX) count = WGD_BATCH_MAX;
+    memset(msgs, 0, sizeof(msgs[0]) * count);
+    memset(control, 0, sizeof(control[0]) * count);
+    for (unsigned int i = 0; i < count; i++) {
+        iov[i].iov_base = d[i].data;
+        iov[i].iov_len = d[i].length;
+        struct msghdr *m = &msgs[i].msg_hdr;
+        m->msg_iov = &iov[i];
+        m->msg_iovlen = 1;
+        m->msg_name = d[i].remote;
+        m->msg_namelen = d[i].remote_length;
+        if (d[i].local_family == AF_INET) {
+            m->msg_control = control[i].buf;
+            m->msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
+            struct cmsghdr *c = CMSG_FIRSTHDR(m);
+            c->cmsg_level = IPPROTO_IP;
+            c->cmsg_type = IP_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+            struct in_pktinfo *p = (struct in_pktinfo *)CMSG_DATA(c);
+            memcpy(&p->ipi_spec_dst, d[i].local, 4);
+            p->ipi_ifindex = 0;
+        } else if (d[i].local_family == AF_INET6) {
+            m->msg_control = control[i].buf;
+            m->msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+            struct cmsghdr *c = CMSG_FIRSTHDR(m);
+            c->cmsg_level = IPPROTO_IPV6;
+            c->cmsg_type = IPV6_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+            struct in6_pktinfo *p = (struct in6_pktinfo *)CMSG_DATA(c);
+            memcpy(&p->ipi6_addr, d[i].local, 16);
+            p->ipi6_ifindex = (unsigned int)d[i].local_ifindex;
+        }
+    }
+    return sendmmsg(fd, msgs, count, 0);
+}

@@ -16,7 +16,12 @@ public final class Device: Sendable {
     let cookieChecker = Mutex(CookieChecker(publicKey: nil))
     let rateLimiter = Mutex(RateLimiter())
 
-    public init() {}
+    /// Makes each new peer's `attachment` (the data plane's per-peer state).
+    private let attach: @Sendable (PublicKey) -> (AnyObject & Sendable)?
+
+    public init(attach: @escaping @Sendable (PublicKey) -> (AnyObject & Sendable)? = { _ in nil }) {
+        self.attach = attach
+    }
 
     public var config: DeviceConfig { applied.withLock { $0 } }
 
@@ -52,7 +57,8 @@ public final class Device: Sendable {
             let before = old.peer(wanted.publicKey)
             let peer = peers.withLock { table in
                 if let existing = table[wanted.publicKey] { return existing }
-                let peer = Peer(publicKey: wanted.publicKey, presharedKey: wanted.presharedKey, identity: identity)
+                let peer = Peer(publicKey: wanted.publicKey, presharedKey: wanted.presharedKey, identity: identity,
+                                attachment: attach(wanted.publicKey))
                 table[wanted.publicKey] = peer
                 return peer
             }

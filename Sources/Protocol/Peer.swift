@@ -7,12 +7,16 @@ import Synchronization
 /// decryption) runs outside it on the `Keypair`, so several workers can serve one busy peer.
 public final class Peer: Sendable {
     public let publicKey: PublicKey
+    /// What the data plane keeps with this peer (queues, sockets' sticky source), opaque here;
+    /// set once at creation so that reaching it per packet needs no lookup and no lock.
+    public let attachment: (AnyObject & Sendable)?
     let state: Mutex<PeerState>
     private let receivedBytes = Atomic<UInt64>(0)
     private let sentBytes = Atomic<UInt64>(0)
 
-    init(publicKey: PublicKey, presharedKey: PresharedKey?, identity: StaticIdentity?) {
+    init(publicKey: PublicKey, presharedKey: PresharedKey?, identity: StaticIdentity?, attachment: (AnyObject & Sendable)? = nil) {
         self.publicKey = publicKey
+        self.attachment = attachment
         state = Mutex(PeerState(handshake: Handshake(remoteStatic: publicKey, presharedKey: presharedKey, identity: identity),
                                 cookie: CookieMaker(remoteStatic: publicKey)))
     }

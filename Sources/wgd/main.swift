@@ -1,11 +1,21 @@
 // wgd: the command line. Thin by design: it parses arguments and hands over to the layers below.
 import Crypto
 import Glibc
+import Supervisor
 
 let version = "0.1.0"
 
 let usage = """
-Usage: wgd <command>
+Usage: wgd [-f|--foreground] [--cpus LIST] [--buffers N] IFNAME
+       wgd genkey | pubkey | genpsk | --version | --help
+
+Runs a WireGuard interface IFNAME, configured with `wg` through /var/run/wireguard/IFNAME.sock,
+as wireguard-go does (wg-quick: WG_QUICK_USERSPACE_IMPLEMENTATION=wgd). Without -f it returns
+once the interface and its socket exist. LOG_LEVEL=verbose|error|silent (default error).
+
+  -f, --foreground   stay in the foreground, log to standard error
+  --cpus LIST        CPUs for the crypto workers, e.g. 0,1 or 0-3 (default: all allowed)
+  --buffers N        packet buffers allocated at start (default 4096)
 
 Key tools (same formats as wg, so a firmware image needs no wireguard-tools to provision):
   genkey        print a new private key (base64)
@@ -14,8 +24,6 @@ Key tools (same formats as wg, so a firmware image needs no wireguard-tools to p
 
   --version     print the version
   --help        print this help
-
-The tunnel daemon (`wgd [-f|--foreground] IFNAME`) is under construction.
 """
 
 func fail(_ message: String, code: Int32 = 1) -> Never {
@@ -50,6 +58,42 @@ func pubkey() {
     print(key.publicKey)
 }
 
+/// "0,2-3" → [0, 2, 3].
+func parseCPUs(_ text: String) -> [Int32]? {
+    var cpus: [Int32] = []
+    for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+        let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+        guard (1...2).contains(bounds.count), let low = Int32(bounds[0]), let high = Int32(bounds.last!),
+              low >= 0, low <= high, high < 4096 else { return nil }
+        cpus += Array(low...high)
+    }
+    return cpus.isEmpty ? nil : cpus
+}
+
+func runDaemon(_ arguments: [String]) -> Never {
+    var name: String?
+    var options = DaemonOptions(interface: "")
+    var rest = arguments[...]
+    while let argument = rest.popFirst() {
+        switch argument {
+        case "-f", "--foreground": options.foreground = true
+        case "--cpus":
+            guard let value = rest.popFirst(), let cpus = parseCPUs(value) else { fail("--cpus takes a list like 0,1 or 0-3") }
+            options.cpus = cpus
+        case "--buffers":
+            guard let value = rest.popFirst(), let n = Int(value), (64...1_048_576).contains(n) else { fail("--buffers takes a number from 64 to 1048576") }
+            options.buffers = n
+        default:
+            guard name == nil, !argument.hasPrefix("-") || argument == "-" else { fail("unexpected argument '\(argument)'; see wgd --help") }
+            name = argument
+        }
+    }
+    guard let name else { fail("no interface name; see wgd --help") }
+    options.interface = name
+    options.logLevel = LogLevel(environment: getenv("LOG_LEVEL").map { String(cString: $0) })
+    exit(Daemon.run(options))
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "genkey" where arguments.count == 1: genkey()
@@ -58,5 +102,5 @@ case "pubkey" where arguments.count == 1: pubkey()
 case "--version", "-v": print("wgd \(version)")
 case "--help", "-h": print(usage)
 case nil: print(usage); exit(1)
-default: fail("unknown command '\(arguments.joined(separator: " "))'; see wgd --help")
+default: runDaemon(arguments)
 }

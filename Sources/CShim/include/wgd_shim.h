@@ -18,4 +18,26 @@ int wgd_allowed_cpus(int *cpus, int max);
 /* pthread_setname_np is a GNU extension: name the calling thread (15 characters at most). */
 int wgd_name_current_thread(const char *name);
 
+/* Batched UDP I/O with the local address a datagram arrived on / should leave from (IP_PKTINFO,
+ * IPV6_PKTINFO): recvmmsg/sendmmsg, in6_pktinfo and the CMSG_* macros are GNU or macros, so the
+ * whole message assembly lives here and Swift sees one flat descriptor per datagram. */
+struct wgd_datagram {
+    void *data;
+    unsigned int capacity;         /* receive: room in data */
+    unsigned int length;           /* receive: bytes received; send: bytes to send */
+    unsigned char remote[28];      /* sockaddr_in or sockaddr_in6: source (receive), destination (send) */
+    unsigned int remote_length;
+    unsigned char local[16];       /* the local address (4 or 16 bytes, network order) */
+    int local_family;              /* 0 = unknown/any, AF_INET or AF_INET6 */
+    int local_ifindex;
+};
+
+/* Receive up to `count` datagrams without blocking past the first; returns how many, or -1 and
+ * errno. Truncated datagrams are reported with length 0 (dropped by the caller). */
+int wgd_udp_receive(int fd, struct wgd_datagram *datagrams, unsigned int count);
+/* Send `count` datagrams; returns how many were sent, or -1 and errno. */
+int wgd_udp_send(int fd, struct wgd_datagram *datagrams, unsigned int count);
+/* Ask the kernel for IP_PKTINFO / IPV6_RECVPKTINFO on a socket of `family`. */
+int wgd_udp_enable_pktinfo(int fd, int family);
+
 #endif

@@ -1,0 +1,339 @@
+public import Crypto
+import CShim
+import Glibc
+public import Protocol
+import Synchronization
+
+/// How an interface runs: which CPUs get a worker, how many packet buffers, the MTU.
+public struct InterfaceOptions: Sendable {
+    public var cpus: [Int32] = Threads.allowedCPUs()
+    public var buffers = 4096
+    public var mtu = WireGuard.defaultMTU
+    public var log: @Sendable (String) -> Void = { _ in }
+
+    public init() {}
+}
+
+/// A running WireGuard interface: the protocol Device, its TUN, its UDP sockets, the buffer pool,
+/// one pinned worker per CPU, and one timer thread for every peer's timers.
+///
+/// Packets flow: TUN → route → the peer's transmit queue → any worker encrypts → the drainer
+/// sends them in order; UDP → receive queue (data) or handshake queue → workers → TUN in order.
+public final class Interface: ControlTarget, @unchecked Sendable {
+    public let name: String
+    let device: Device
+    let pool: BufferPool
+    let tun: TunDevice
+    let work = WorkQueue(capacity: 2 * WireGuard.maxQueuedPackets + WireGuard.maxQueuedHandshakes)
+    let handshakes = HandshakeQueue()
+    private let sockets: Mutex<UDPSockets>
+    private let configuration_ = Mutex(DeviceConfig())
+    private let applying = Mutex(())
+    private let running = Atomic<Bool>(true)
+    private let threadsAlive = Atomic<Int>(0)
+    /// A pipe that wakes the UDP reader to re-read its sockets (rebind) or to stop.
+    private let wakeReader: Int32
+    private let wakeWriter: Int32
+    private let options: InterfaceOptions
+    public let counters = Counters()
+    /// Called once if the TUN goes away (`ip link del`): the daemon shuts down.
+    private let onGone = Mutex<(@Sendable () -> Void)?>(nil)
+
+    public func onInterfaceGone(_ handler: @escaping @Sendable () -> Void) { onGone.withLock { $0 = handler } }
+
+    /// The sockets in use now; holding the reference keeps them open across a concurrent rebind.
+    func currentSockets() -> UDPSockets { sockets.withLock { $0 } }
+
+    public init(name: String, options: InterfaceOptions = InterfaceOptions()) throws(Errno) {
+        self.name = name
+        self.options = options
+        tun = try TunDevice(name: name, mtu: options.mtu)
+        pool = BufferPool(mtu: options.mtu, count: options.buffers)
+        sockets = Mutex(try UDPSockets(port: 0, fwmark: 0))
+        device = Device { _ in PeerRuntime() }
+        var ends: (Int32, Int32) = (-1, -1)
+        _ = try retrying { withUnsafeMutableBytes(of: &ends) { pipe($0.baseAddress!.assumingMemoryBound(to: Int32.self)) } }
+        (wakeReader, wakeWriter) = ends
+        for fd in [ends.0, ends.1] {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+    }
+
+    deinit {
+        close(wakeReader)
+        close(wakeWriter)
+    }
+
+    private func wakeUDPReader() {
+        var byte: UInt8 = 1
+        _ = Glibc.write(wakeWriter, &byte, 1)
+    }
+
+    public func start() throws(Errno) {
+        for (i, cpu) in options.cpus.enumerated() {
+            try spawn("wgd-crypt-\(i)", cpu: cpu) { [self] in workerLoop() }
+        }
+        try spawn("wgd-tun") { [self] in tunLoop() }
+        try spawn("wgd-udp") { [self] in udpLoop() }
+        try spawn("wgd-timers") { [self] in timerLoop() }
+    }
+
+    private func spawn(_ name: String, cpu: Int32? = nil, _ body: @escaping @Sendable () -> Void) throws(Errno) {
+        threadsAlive.wrappingAdd(1, ordering: .relaxed)
+        try Threads.spawn(name: name, cpu: cpu) { [self] in
+            body()
+            threadsAlive.wrappingSubtract(1, ordering: .releasing)
+        }
+    }
+
+    /// Stops every thread (within about a quarter of a second) and returns when they are gone.
+    public func stop() {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        work.wake(options.cpus.count)
+        wakeUDPReader()
+        for _ in 0..<200 where threadsAlive.load(ordering: .acquiring) > 0 { usleep(5_000) }
+    }
+
+    var isRunning: Bool { running.load(ordering: .relaxed) }
+
+    // MARK: ControlTarget
+
+    public var configuration: DeviceConfig { configuration_.withLock { $0 } }
+
+    public var boundListenPort: UInt16 { sockets.withLock { $0.port } }
+
+    public func status(of peer: PublicKey) -> Peer.Status? { device.peer(peer)?.status }
+
+    public func apply(_ config: DeviceConfig) throws(Errno) {
+        try applying.withLock { (_: inout Void) throws(Errno) in
+            let old = configuration
+            let bound = boundListenPort
+            // Rebind only for a real change: `wg setconf` echoes back the port we hold.
+            if config.listenPort != old.listenPort && config.listenPort != bound {
+                let fresh = try UDPSockets(port: config.listenPort, fwmark: config.fwmark)
+                sockets.withLock { $0 = fresh }
+                wakeUDPReader()
+            } else if config.fwmark != old.fwmark {
+                try sockets.withLock { (s: inout UDPSockets) throws(Errno) in try s.setFirewallMark(config.fwmark) }
+            }
+            configuration_.withLock { $0 = config }
+            for peer in device.apply(config, now: Clock.now()) { sendKeepalive(to: peer) }
+        }
+    }
+
+    // MARK: transmit
+
+    private func tunLoop() {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: pool.bufferSize, alignment: 64)
+        defer { scratch.deallocate() }
+        while isRunning {
+            guard var buffer = pool.take() else {
+                // No buffer: read the packet anyway, to drop it, rather than stall the TUN.
+                if (try? tun.read(into: scratch, waitingAtMost: 100)) != nil { counters.count(.noBuffer) }
+                continue
+            }
+            let room = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[BufferPool.headroom..<pool.bufferSize - 32])
+            let length: Int
+            do throws(Errno) {
+                guard let n = try tun.read(into: room, waitingAtMost: 100) else { continue }
+                length = n
+            } catch {
+                if error.code == EINTR || error.code == EAGAIN { continue }
+                options.log("tun \(name): \(error); the interface is gone")
+                interfaceGone()
+                return
+            }
+            buffer.start = BufferPool.headroom
+            buffer.length = length
+            guard let peer = device.route(UnsafeRawBufferPointer(buffer.packet)) else {
+                counters.count(.noRoute)
+                continue
+            }
+            transmit(buffer, to: peer, now: Clock.now())
+        }
+    }
+
+    private func interfaceGone() {
+        let callback = onGone.withLock { handler -> (@Sendable () -> Void)? in
+            defer { handler = nil }
+            return handler
+        }
+        callback?()
+    }
+
+    /// Sends an IP packet (or, with length 0, a keepalive) to `peer`: encrypted if a session
+    /// exists, else staged while a handshake is requested.
+    func transmit(_ buffer: consuming PacketBuffer, to peer: Peer, now: Instant) {
+        let runtime = peer.runtime
+        // Packets already waiting go first, so that order holds.
+        if runtime.stagedCount > 0 {
+            runtime.stage(buffer)
+            sendStaged(peer, now: now)
+            return
+        }
+        guard let (keypair, counter) = peer.reserveNonce(now: now) else {
+            runtime.stage(buffer)
+            requestHandshake(peer, isRetry: false)
+            return
+        }
+        enqueueTransmit(buffer, peer: peer, keypair: keypair, counter: counter)
+    }
+
+    /// Moves staged packets into the transmit queue while a session lasts.
+    func sendStaged(_ peer: Peer, now: Instant) {
+        let runtime = peer.runtime
+        while runtime.stagedCount > 0 {
+            guard let (keypair, counter) = peer.reserveNonce(now: now) else {
+                requestHandshake(peer, isRetry: false)
+                return
+            }
+            guard let buffer = runtime.unstage() else { return }
+            enqueueTransmit(buffer, peer: peer, keypair: keypair, counter: counter)
+        }
+    }
+
+    private func enqueueTransmit(_ buffer: consuming PacketBuffer, peer: Peer, keypair: Keypair, counter: UInt64) {
+        let queue = peer.runtime.transmit
+        guard let slot = queue.reserve() else {
+            counters.count(.queueFull)
+            return
+        }
+        let padded = Padding.paddedLength(buffer.length, mtu: options.mtu)
+        let bytes = buffer.bytes
+        let end = BufferPool.headroom + buffer.length
+        if padded > buffer.length { UnsafeMutableRawBufferPointer(rebasing: bytes[end..<BufferPool.headroom + padded]).initializeMemory(as: UInt8.self, repeating: 0) }
+        let job = queue.job(slot)
+        job.pointee.isKeepalive = buffer.length == 0
+        job.pointee.length = padded
+        job.pointee.buffer = consume buffer
+        job.pointee.keypair = keypair
+        job.pointee.counter = counter
+        job.pointee.authenticated = false
+        if !work.push(.encrypt(peer, slot: slot)) {
+            counters.count(.queueFull)
+            job.pointee.buffer = nil
+            queue.finish(slot) { _, _ in }
+        }
+    }
+
+    func sendKeepalive(to peer: Peer) {
+        guard var buffer = pool.take() else { counters.count(.noBuffer); return }
+        buffer.start = BufferPool.headroom
+        buffer.length = 0
+        transmit(buffer, to: peer, now: Clock.now())
+    }
+
+    /// Asks a worker for an initiation to `peer`, unless one is already asked for.
+    func requestHandshake(_ peer: Peer, isRetry: Bool) {
+        guard peer.runtime.claimInitiation() else { return }
+        if !work.push(.initiate(peer, isRetry: isRetry)) { peer.runtime.releaseInitiation() }
+    }
+
+    // MARK: receive
+
+    private func udpLoop() {
+        let batch = 32
+        let buffers = UnsafeMutablePointer<PacketBuffer?>.allocate(capacity: batch)
+        for i in 0..<batch { (buffers + i).initialize(to: nil) }
+        let datagrams = UnsafeMutablePointer<wgd_datagram>.allocate(capacity: batch)
+        defer {
+            buffers.deinitialize(count: batch); buffers.deallocate()
+            datagrams.deallocate()
+        }
+        while isRunning {
+            let current = sockets.withLock { $0 }
+            var fds = (pollfd(fd: current.v4.rawValue, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: current.v6, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: wakeReader, events: Int16(POLLIN), revents: 0))
+            let ready = withUnsafeMutableBytes(of: &fds) { poll($0.baseAddress!.assumingMemoryBound(to: pollfd.self), 3, 250) }
+            guard ready > 0 else { continue }
+            if fds.2.revents != 0 {
+                var drain = (UInt64(0), UInt64(0))
+                _ = withUnsafeMutableBytes(of: &drain) { Glibc.read(wakeReader, $0.baseAddress, $0.count) }
+                continue
+            }
+            for fd in [fds.0, fds.1] where fd.revents & Int16(POLLIN) != 0 {
+                receiveBatch(fd.fd, buffers: buffers, datagrams: datagrams, count: batch)
+            }
+        }
+    }
+
+    private func receiveBatch(_ fd: Int32, buffers: UnsafeMutablePointer<PacketBuffer?>, datagrams: UnsafeMutablePointer<wgd_datagram>, count: Int) {
+        var filled = 0
+        while filled < count {
+            if buffers[filled] == nil, let fresh = pool.take() { buffers[filled] = consume fresh }
+            guard let base = buffers[filled]?.bytes.baseAddress else { break }
+            datagrams[filled] = wgd_datagram()
+            datagrams[filled].data = base
+            datagrams[filled].capacity = UInt32(pool.bufferSize)
+            filled += 1
+        }
+        guard filled > 0 else {
+            // Out of buffers: take one datagram into nowhere so that the socket does not spin.
+            var sink = (UInt64(0), UInt64(0))
+            _ = withUnsafeMutableBytes(of: &sink) { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            counters.count(.noBuffer)
+            return
+        }
+        let received = wgd_udp_receive(fd, datagrams, UInt32(filled))
+        guard received > 0 else { return }
+        let now = Clock.now()
+        for i in 0..<Int(received) {
+            var d = datagrams[i]
+            guard d.length > 0, var buffer = buffers[i].take() as PacketBuffer?,
+                  let source = withUnsafeBytes(of: &d.remote, { Endpoint(sockaddr: $0.baseAddress!, length: Int(d.remote_length)) }) else {
+                counters.count(.malformed)
+                continue
+            }
+            buffer.start = 0
+            buffer.length = Int(d.length)
+            var local = LocalAddress(family: d.local_family, bytes: (0, 0), interfaceIndex: d.local_ifindex)
+            withUnsafeBytes(of: &d.local) { src in withUnsafeMutableBytes(of: &local.bytes) { $0.copyMemory(from: src) } }
+            dispatch(buffer, source: source, local: local, now: now)
+        }
+    }
+
+    private func dispatch(_ buffer: consuming PacketBuffer, source: Endpoint, local: LocalAddress, now: Instant) {
+        let packet = UnsafeRawBufferPointer(buffer.packet)
+        switch Messages.classify(packet) {
+        case .data?:
+            guard let (keypair, peer) = device.keypair(for: packet, now: now) else { counters.count(.unknownSession); return }
+            let queue = peer.runtime.receive
+            guard let slot = queue.reserve() else { counters.count(.queueFull); return }
+            let job = queue.job(slot)
+            job.pointee.buffer = consume buffer
+            job.pointee.keypair = keypair
+            job.pointee.source = source
+            job.pointee.local = local
+            job.pointee.authenticated = false
+            if !work.push(.decrypt(peer, slot: slot)) {
+                counters.count(.queueFull)
+                job.pointee.buffer = nil
+                queue.finish(slot) { _, _ in }
+            }
+        case .initiation?, .response?, .cookieReply?:
+            guard handshakes.push(buffer, source: source, local: local), work.push(.handshake(slot: 0)) else {
+                counters.count(.queueFull)
+                return
+            }
+        case nil:
+            counters.count(.malformed)
+        }
+    }
+
+    // MARK: workers
+
+    private func workerLoop() {
+        var context = WorkerContext()
+        while isRunning {
+            guard let item = work.pop() else { continue }
+            switch item {
+            case .encrypt(let peer, let slot): encrypt(peer, slot, &context)
+            case .decrypt(let peer, let slot): decrypt(peer, slot, &context)
+            case .handshake: handshake(&context)
+            case .initiate(let peer, let isRetry): initiate(peer, isRetry: isRetry, &context)
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import CShim
+import Glibc
+
+/// The TUN interface: layer-3 packets with no extra header (IFF_TUN | IFF_NO_PI).
+public final class TunDevice: Sendable {
+    public let fd: FileDescriptor
+    public let name: String
+
+    // From <linux/if_tun.h>, which Swift does not import.
+    private static let TUNSETIFF: UInt = 0x4004_54CA
+    private static let IFF_TUN: Int16 = 0x0001
+    private static let IFF_NO_PI: Int16 = 0x1000
+    private static let SIOCSIFMTU: UInt = 0x8922
+
+    /// Creates (or attaches to) the TUN interface `name` and sets its MTU.
+    public init(name: String, mtu: Int) throws(Errno) {
+        guard !name.isEmpty, name.utf8.count < Int(IFNAMSIZ), !name.contains("/") else { throw Errno(EINVAL) }
+        let fd = FileDescriptor(taking: try retrying { open("/dev/net/tun", O_RDWR | O_CLOEXEC) })
+        var request = ifreq()
+        Self.setName(&request, name)
+        request.ifr_ifru.ifru_flags = Self.IFF_TUN | Self.IFF_NO_PI
+        try withUnsafeMutableBytes(of: &request) { (raw) throws(Errno) in try fd.ioctl(Self.TUNSETIFF, raw.baseAddress!) }
+        self.fd = fd
+        self.name = Self.readName(&request)
+        try setMTU(mtu)
+    }
+
+    public func setMTU(_ mtu: Int) throws(Errno) {
+        let control = FileDescriptor(taking: try retrying { socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
+        var request = ifreq()
+        Self.setName(&request, name)
+        request.ifr_ifru.ifru_mtu = Int32(mtu)
+        try withUnsafeMutableBytes(of: &request) { (raw) throws(Errno) in try control.ioctl(Self.SIOCSIFMTU, raw.baseAddress!) }
+    }
+
+    /// Reads one packet into `buffer`; nil after `milliseconds` with nothing to read.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, waitingAtMost milliseconds: Int32) throws(Errno) -> Int? {
+        guard try fd.waitReadable(milliseconds: milliseconds) else { return nil }
+        return try fd.read(into: buffer)
+    }
+
+    public func write(_ packet: UnsafeRawBufferPointer) throws(Errno) {
+        _ = try fd.write(packet)
+    }
+
+    private static func setName(_ request: inout ifreq, _ name: String) {
+        withUnsafeMutableBytes(of: &request.ifr_ifrn.ifrn_name) { out in
+            out.initializeMemory(as: UInt8.self, repeating: 0)
+            for (i, byte) in name.utf8.prefix(out.count - 1).enumerated() { out[i] = byte }
+        }
+    }
+
+    private static func readName(_ request: inout ifreq) -> String {
+        withUnsafeBytes(of: &request.ifr_ifrn.ifrn_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+}

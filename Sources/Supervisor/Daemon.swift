@@ -1,0 +1,108 @@
+import DataPlane
+import Glibc
+import Protocol
+
+/// How `wgd [-f] IFNAME` runs.
+public struct DaemonOptions: Sendable {
+    public var interface: String
+    public var foreground = false
+    /// CPUs for the crypto workers; nil: every CPU this process may use.
+    public var cpus: [Int32]?
+    public var buffers = 4096
+    public var logLevel = LogLevel.error
+
+    public init(interface: String) { self.interface = interface }
+}
+
+public enum LogLevel: Int, Sendable, Comparable {
+    case silent, error, verbose
+
+    /// wireguard-go's LOG_LEVEL values.
+    public init(environment value: String?) {
+        switch value {
+        case "verbose", "debug": self = .verbose
+        case "silent": self = .silent
+        default: self = .error
+        }
+    }
+
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// The wireguard-go-compatible daemon: one interface, configuration in memory, `wg` over the UAPI
+/// socket. Exits on SIGINT/SIGTERM, when the interface is deleted and when the socket file is.
+public enum Daemon {
+    /// Runs until stopped; returns the process's exit status.
+    public static func run(_ options: DaemonOptions) -> Int32 {
+        guard Self.isValid(options.interface) else {
+            Log.standardError("wgd: invalid interface name '\(options.interface)'")
+            return 1
+        }
+        var readiness: DaemonStart?
+        if !options.foreground {
+            switch DaemonStart.fork() {
+            case .parent(let status): return status
+            case .child(let pipe): readiness = pipe
+            case .failed(let error):
+                Log.standardError("wgd: cannot daemonize: \(error)")
+                return 1
+            }
+        }
+        let log = Log(level: options.logLevel, toSyslog: !options.foreground, name: options.interface)
+        func fail(_ message: String) -> Int32 {
+            if let readiness { readiness.fail(message) } else { Log.standardError("wgd: \(message)") }
+            log.error(message)
+            return 1
+        }
+        // Stop signals are taken by sigwait in this thread: block them before any thread exists,
+        // so that every thread inherits the mask.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        var interfaceOptions = InterfaceOptions()
+        if let cpus = options.cpus { interfaceOptions.cpus = cpus }
+        interfaceOptions.buffers = options.buffers
+        interfaceOptions.log = { log.error($0) }
+        let interface: Interface
+        do {
+            interface = try Interface(name: options.interface, options: interfaceOptions)
+        } catch where error.code == EBUSY {
+            return fail("interface \(options.interface) is in use by another process (is a daemon already running?)")
+        } catch {
+            return fail("cannot create interface \(options.interface): \(error)")
+        }
+        let server: UAPIServer
+        do {
+            server = try UAPIServer(interface: options.interface, target: interface,
+                                    onSocketDeleted: { raise(SIGTERM) }, log: { log.error($0) })
+        } catch {
+            return fail(error.description)
+        }
+        interface.onInterfaceGone { raise(SIGTERM) }
+        do {
+            try interface.start()
+            try server.start()
+        } catch {
+            return fail("cannot start: \(error)")
+        }
+        log.verbose("interface \(options.interface) up, UAPI on \(server.socketPath), \(interfaceOptions.cpus.count) workers")
+        readiness?.succeed()
+
+        var received: Int32 = 0
+        repeat { sigwait(&signals, &received) } while received == 0
+        log.verbose("shutting down (signal \(received))")
+        server.stop()
+        interface.stop()
+        log.verbose("dropped: \(interface.counters.summary)")
+        return 0
+    }
+
+    /// Linux interface names: 1–15 bytes, no '/', no white space, not "." or "..".
+    public static func isValid(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        return !bytes.isEmpty && bytes.count <= 15 && name != "." && name != ".."
+            && !bytes.contains { $0 == UInt8(ascii: "/") || $0 == 0 || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: ":") }
+    }
+}

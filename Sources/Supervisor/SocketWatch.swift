@@ -1,0 +1,33 @@
+import DataPlane
+import Glibc
+
+/// Notices our socket file being unlinked or renamed away by someone else: wireguard-go exits
+/// then, and `wg` relies on that to take an interface down (`rm /var/run/wireguard/wg0.sock`).
+///
+/// The directory is watched rather than the socket's inode, so that a rename of the file, or of
+/// the directory itself, is seen as well. Any event leads to an lstat: the file is gone as soon
+/// as the path no longer names the socket we bound, whatever the event said.
+struct SocketWatch: ~Copyable, Sendable {
+    private let inotify: FileDescriptor
+    private let path: String
+    private let identity: FileIdentity
+
+    init(directory: String, path: String, identity: FileIdentity) throws(Errno) {
+        let inotify = FileDescriptor(taking: try systemCall { inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK)) })
+        let events = UInt32(IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
+        _ = try systemCall { inotify_add_watch(inotify.rawValue, directory, events) }
+        self.inotify = inotify
+        self.path = path
+        self.identity = identity
+    }
+
+    /// The descriptor to poll for POLLIN.
+    var pollable: Int32 { inotify.rawValue }
+
+    /// Consumes pending events; true if the path no longer names our socket.
+    func socketGone() -> Bool {
+        var events = [UInt8](repeating: 0, count: 4096)
+        while (events.withUnsafeMutableBytes { (try? inotify.read(into: $0)) ?? 0 }) > 0 {}
+        return FileIdentity(socketAt: path) != identity
+    }
+}

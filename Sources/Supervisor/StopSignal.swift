@@ -1,0 +1,46 @@
+import DataPlane
+import Glibc
+
+/// A pipe that becomes readable, for good, when the server stops: every thread polls it next to
+/// its socket, so one write wakes them all at once, whatever they were waiting for.
+final class StopSignal: Sendable {
+    private let readEnd: FileDescriptor
+    private let writeEnd: FileDescriptor
+
+    init() throws(Errno) {
+        var ends: (Int32, Int32) = (-1, -1)
+        _ = try withUnsafeMutableBytes(of: &ends) { raw throws(Errno) in
+            try systemCall { pipe(raw.baseAddress!.assumingMemoryBound(to: Int32.self)) }
+        }
+        readEnd = FileDescriptor(taking: ends.0)
+        writeEnd = FileDescriptor(taking: ends.1)
+        for fd in [ends.0, ends.1] { _ = try systemCall { fcntl(fd, F_SETFD, FD_CLOEXEC) } }
+        try writeEnd.setNonBlocking()
+    }
+
+    /// The descriptor to poll for POLLIN.
+    var pollable: Int32 { readEnd.rawValue }
+
+    /// Never read back: the pipe stays readable. Raising twice is harmless.
+    func raise() {
+        var byte: UInt8 = 1
+        _ = try? withUnsafeBytes(of: &byte) { bytes throws(Errno) in try writeEnd.write(bytes) }
+    }
+}
+
+/// What a wait ended with.
+enum Readiness {
+    case ready
+    case timedOut
+    case stopping
+}
+
+/// Waits for `events` on `fd`, or the stop signal, for at most `milliseconds` (-1: forever).
+func waitFor(_ events: Int32, on fd: Int32, or stop: StopSignal, milliseconds: Int32) throws(Errno) -> Readiness {
+    var fds = (pollfd(fd: fd, events: Int16(events), revents: 0), pollfd(fd: stop.pollable, events: Int16(POLLIN), revents: 0))
+    let count = try withUnsafeMutableBytes(of: &fds) { raw throws(Errno) in
+        try systemCall { poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, milliseconds) }
+    }
+    if fds.1.revents != 0 { return .stopping }
+    return count == 0 ? .timedOut : .ready
+}

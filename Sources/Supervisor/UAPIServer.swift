@@ -1,0 +1,96 @@
+public import DataPlane
+import Glibc
+import Synchronization
+
+/// Why a UAPI server could not start.
+public enum UAPIServerError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Empty, longer than IFNAMSIZ-1 (15) bytes, or containing '/' or NUL.
+    case invalidName(String)
+    /// Another daemon answers on this socket; it was left alone.
+    case alreadyRunning(String)
+    /// A system call failed while doing `what`.
+    case system(Errno, String)
+
+    public var description: String {
+        switch self {
+        case .invalidName(let name): "invalid interface name '\(name)'"
+        case .alreadyRunning(let path): "another daemon is running on \(path)"
+        case .system(let errno, let what): "\(what): \(errno)"
+        }
+    }
+}
+
+/// The `wg` control socket, `<directory>/<interface>.sock`, speaking the cross-platform UAPI
+/// exactly as wireguard-go does, so that the stock `wg` tool drives wgd.
+///
+/// Threads: one accepts (and watches the socket file), one per connection (at most
+/// `maxConnections`). Every wait is bounded by the read timeout and cut short by `stop()`.
+public final class UAPIServer: Sendable {
+    public let socketPath: String
+    private let context: ServerContext
+    private let started = Atomic(false)
+    private let stopped = Atomic(false)
+
+    /// Creates the directory if needed, binds and listens: once this returns, `wg` can connect
+    /// (connections wait in the backlog until `start()`).
+    /// - onSocketDeleted: runs once, on the accept thread, if someone else removes the socket
+    ///   file (wireguard-go exits then). It may call `stop()`.
+    /// - log: one line per noteworthy event (rejected sets, refused clients).
+    public init(interface name: String, directory: String = "/var/run/wireguard", target: any ControlTarget,
+                readTimeoutMilliseconds: Int32 = 10_000, maxConnections: Int = 32,
+                onSocketDeleted: @escaping @Sendable () -> Void = {},
+                log: @escaping @Sendable (String) -> Void = { _ in }) throws(UAPIServerError) {
+        guard !name.isEmpty, name.utf8.count <= 15, !name.contains("/"), !name.utf8.contains(0) else {
+            throw .invalidName(name)
+        }
+        let path = (directory.hasSuffix("/") ? directory : directory + "/") + name + ".sock"
+        guard (try? UnixAddress(path)) != nil else { throw .system(Errno(ENAMETOOLONG), "socket path \(path) is too long") }
+        do { try SocketFile.makeDirectory(directory) } catch { throw .system(error, "create \(directory)") }
+
+        let stop: StopSignal
+        do { stop = try StopSignal() } catch { throw .system(error, "create the stop pipe") }
+        let bound: FileDescriptor?
+        do { bound = try SocketFile.bindListening(path) } catch { throw .system(error, "bind \(path)") }
+        guard let socket = bound else { throw .alreadyRunning(path) }
+        guard let identity = FileIdentity(socketAt: path) else { throw .system(Errno(ENOENT), "\(path) vanished after bind") }
+        let listening: ListeningSocket
+        do {
+            listening = ListeningSocket(socket: socket, watch: try SocketWatch(directory: directory, path: path, identity: identity))
+        } catch {
+            SocketFile.remove(path, ifStill: identity)
+            throw .system(error, "watch \(directory)")
+        }
+        socketPath = path
+        context = ServerContext(target: target, socketPath: path, identity: identity,
+                                listening: listening, stop: stop,
+                                readTimeout: max(readTimeoutMilliseconds, 1), maxConnections: max(maxConnections, 1),
+                                log: log, onSocketDeleted: onSocketDeleted)
+    }
+
+    /// Starts accepting. Calling it again, or after `stop()`, does nothing.
+    public func start() throws(UAPIServerError) {
+        guard !stopped.load(ordering: .acquiring),
+              !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        _ = context.acceptThread.enter()
+        do {
+            try Threads.spawn(name: "wg-uapi-accept") { [context] in context.runAcceptThread() }
+        } catch {
+            context.acceptThread.leave()
+            throw .system(error, "start the UAPI accept thread")
+        }
+    }
+
+    /// Closes the listener, removes the socket file (if it is still ours) and returns once every
+    /// server thread has finished: a connection in the middle of an apply completes it first.
+    /// Must not be called from the `ControlTarget`'s methods (they run on connection threads).
+    public func stop() {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        context.stop.raise()
+        context.acceptThread.wait()
+        context.connections.wait()
+        SocketFile.remove(socketPath, ifStill: context.identity)
+        context.listening.withLock { $0 = nil }
+    }
+
+    deinit { stop() }
+}

@@ -1,0 +1,138 @@
+import DataPlane
+import Glibc
+
+/// Why a connection's stream ended.
+enum StreamEnd: Error {
+    /// The client closed after a complete line (or before sending anything).
+    case endOfStream
+    /// The client closed in the middle of a line: a request cut short.
+    case truncated
+    /// Nothing arrived, or nothing could be sent, for the whole read timeout.
+    case timedOut
+    case stopping
+    case failed(Errno)
+}
+
+/// One line of a request, as far as framing goes.
+enum RequestLine {
+    case text(Substring)
+    /// Longer than `UAPIStream.maxLineLength`; its bytes were dropped as they came.
+    case tooLong
+    /// Contains NUL or is not UTF-8: no key or value `wg` sends looks like that.
+    case notText
+}
+
+/// A UAPI connection as lines in, text out, through one fixed buffer: a client can send as much
+/// as it likes, the memory it costs stays at `bufferSize` (plus whatever the config it builds
+/// legitimately needs). Every wait is bounded by the read timeout and cut short by a stop.
+final class UAPIStream {
+    /// Far above any line `wg` sends (the longest, an endpoint or a key, is under 100 bytes).
+    static let maxLineLength = 4096
+    static let bufferSize = 64 * 1024
+
+    private let socket: FileDescriptor
+    private let stop: StopSignal
+    private let timeout: Int32
+    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: UAPIStream.bufferSize, alignment: 1)
+    private var start = 0  // buffer[start..<end] is received and not yet consumed
+    private var end = 0
+
+    init(socket: consuming FileDescriptor, stop: StopSignal, timeoutMilliseconds: Int32) throws(Errno) {
+        try socket.setNonBlocking()
+        self.socket = socket
+        self.stop = stop
+        self.timeout = timeoutMilliseconds
+    }
+
+    deinit { buffer.deallocate() }
+
+    var credentials: PeerCredentials {
+        get throws(Errno) { try socket.peerCredentials }
+    }
+
+    func readLine() throws(StreamEnd) -> RequestLine {
+        var discarding = false
+        while true {
+            if let newline = firstNewline() {
+                defer { start = newline + 1 }
+                if discarding || newline - start > Self.maxLineLength { return .tooLong }
+                return decode(start..<newline)
+            }
+            // An overlong line's bytes are dropped as they come, so it never needs more room.
+            if discarding || end - start > Self.maxLineLength {
+                discarding = true
+                start = 0
+                end = 0
+            }
+            try fill(midLine: discarding || end > start)
+        }
+    }
+
+    /// Sends all of `text`, waiting (bounded) while the client is slow to read.
+    func write(_ text: String) throws(StreamEnd) {
+        var text = text
+        var failure: StreamEnd?
+        text.withUTF8 { bytes in
+            do throws(StreamEnd) { try write(UnsafeRawBufferPointer(bytes)) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer) throws(StreamEnd) {
+        var done = 0
+        while done < bytes.count {
+            do {
+                done += try socket.send(UnsafeRawBufferPointer(rebasing: bytes[done...]))
+            } catch where error == .again {
+                try wait(for: POLLOUT)
+            } catch {
+                throw .failed(error)
+            }
+        }
+    }
+
+    private func firstNewline() -> Int? {
+        guard end > start, let base = buffer.baseAddress,
+              let found = memchr(base + start, 0x0A, end - start) else { return nil }
+        return base.distance(to: found)
+    }
+
+    private func decode(_ range: Range<Int>) -> RequestLine {
+        let bytes = UnsafeRawBufferPointer(rebasing: buffer[range])
+        guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) else { return .notText }
+        return .text(text[...])
+    }
+
+    /// Reads more after what is buffered; at EOF, says whether a line was left unfinished.
+    private func fill(midLine: Bool) throws(StreamEnd) {
+        if end == buffer.count {
+            buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: end - start)
+            end -= start
+            start = 0
+        }
+        while true {
+            let count: Int
+            do {
+                count = try socket.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
+            } catch where error == .again {
+                try wait(for: POLLIN)
+                continue
+            } catch {
+                throw .failed(error)
+            }
+            if count == 0 { throw midLine ? .truncated : .endOfStream }
+            end += count
+            return
+        }
+    }
+
+    private func wait(for events: Int32) throws(StreamEnd) {
+        let readiness: Readiness
+        do { readiness = try waitFor(events, on: socket.rawValue, or: stop, milliseconds: timeout) } catch { throw .failed(error) }
+        switch readiness {
+        case .ready: return
+        case .timedOut: throw .timedOut
+        case .stopping: throw .stopping
+        }
+    }
+}
