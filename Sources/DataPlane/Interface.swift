@@ -253,9 +253,8 @@ public final class Interface: ControlTarget, @unchecked Sendable {
                 _ = withUnsafeMutableBytes(of: &drain) { Glibc.read(wakeReader, $0.baseAddress, $0.count) }
                 continue
             }
-            for fd in [fds.0, fds.1] where fd.revents & Int16(POLLIN) != 0 {
-                receiveBatch(fd.fd, buffers: buffers, datagrams: datagrams, count: batch)
-            }
+            if fds.0.revents & Int16(POLLIN) != 0 { receiveBatch(fds.0.fd, buffers: buffers, datagrams: datagrams, count: batch) }
+            if fds.1.revents & Int16(POLLIN) != 0 { receiveBatch(fds.1.fd, buffers: buffers, datagrams: datagrams, count: batch) }
         }
     }
 

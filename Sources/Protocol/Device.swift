@@ -27,11 +27,10 @@ public final class Device: Sendable {
 
     public func peer(_ key: PublicKey) -> Peer? { peers.withLock { $0[key] } }
 
-    /// Peers in configuration (insertion) order.
-    public var orderedPeers: [Peer] {
-        let order = applied.withLock { $0.peers.map(\.publicKey) }
-        return peers.withLock { table in order.compactMap { table[$0] } }
-    }
+    /// Peers in configuration (insertion) order: a snapshot made by `apply`, so that reading it
+    /// (the timer thread does, ten times a second) allocates nothing.
+    public var orderedPeers: [Peer] { peerList.withLock { $0 } }
+    private let peerList = Mutex<[Peer]>([])
 
     var currentIdentity: StaticIdentity? { identity.withLock { $0 } }
 
@@ -75,6 +74,9 @@ public final class Device: Sendable {
                 }
             }
         }
+        let order = config.peers.map(\.publicKey)
+        let list = peers.withLock { table in order.compactMap { table[$0] } }
+        peerList.withLock { $0 = list }
         return keepaliveNow
     }
 

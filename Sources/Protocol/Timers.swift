@@ -44,11 +44,12 @@ public struct PeerTimers: Sendable {
 
     /// The earliest armed deadline.
     public var nextDeadline: Instant? {
-        var earliest: Instant?
-        for deadline in [retransmitHandshake, sendKeepalive, newHandshake, zeroKeyMaterial, persistentKeepalive] {
-            if let deadline, earliest.map({ deadline < $0 }) ?? true { earliest = deadline }
+        func earlier(_ a: Instant?, _ b: Instant?) -> Instant? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
         }
-        return earliest
+        return earlier(earlier(earlier(retransmitHandshake, sendKeepalive), earlier(newHandshake, zeroKeyMaterial)), persistentKeepalive)
     }
 
     // MARK: events, named for what happened

@@ -70,8 +70,6 @@ struct UnixAddress {
         }
     }
 
-    static func fits(_ path: String) -> Bool { (try? UnixAddress(path)) != nil }
-
     mutating func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(Errno) -> R) throws(Errno) -> R {
         try withUnsafePointer(to: &storage) { pointer throws(Errno) in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddr throws(Errno) in
