@@ -120,3 +120,5 @@ int wgd_udp_send(int fd, struct wgd_datagram *d, unsigned int count) {
     }
     return sendmmsg(fd, msgs, count, 0);
 }
+
+int wgd_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }

@@ -76,11 +76,11 @@ public enum Daemon {
         let server: UAPIServer
         do {
             server = try UAPIServer(interface: options.interface, target: interface,
-                                    onSocketDeleted: { raise(SIGTERM) }, log: { log.error($0) })
+                                    onSocketDeleted: { stopProcess() }, log: { log.error($0) })
         } catch {
             return fail(error.description)
         }
-        interface.onInterfaceGone { raise(SIGTERM) }
+        interface.onInterfaceGone { stopProcess() }
         do {
             try interface.start()
             try server.start()
@@ -98,6 +98,10 @@ public enum Daemon {
         log.verbose("dropped: \(interface.counters.summary)")
         return 0
     }
+
+    /// Asks the main thread to shut down. raise(3) would signal only the calling thread, which
+    /// (like every thread but the sigwait in `run`) blocks SIGTERM: the process must get it.
+    private static func stopProcess() { kill(getpid(), SIGTERM) }
 
     /// Linux interface names: 1–15 bytes, no '/', no white space, not "." or "..".
     public static func isValid(_ name: String) -> Bool {

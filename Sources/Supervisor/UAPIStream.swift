@@ -46,10 +46,6 @@ final class UAPIStream {
 
     deinit { buffer.deallocate() }
 
-    var credentials: PeerCredentials {
-        get throws(Errno) { try socket.peerCredentials }
-    }
-
     func readLine() throws(StreamEnd) -> RequestLine {
         var discarding = false
         while true {
@@ -111,11 +107,13 @@ final class UAPIStream {
             start = 0
         }
         while true {
+            // Poll even when data may be waiting: a client that streams without pause must
+            // still notice a stop.
+            try wait(for: POLLIN)
             let count: Int
             do {
                 count = try socket.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
             } catch where error == .again {
-                try wait(for: POLLIN)
                 continue
             } catch {
                 throw .failed(error)

@@ -1,3 +1,4 @@
+import CShim
 import DataPlane
 import Glibc
 
@@ -35,12 +36,9 @@ extension FileDescriptor {
         _ = try systemCall { Glibc.listen(rawValue, backlog) }
     }
 
-    /// The next pending connection, close-on-exec (accept4 is a GNU symbol Swift cannot see, so
-    /// there is a window in which a concurrent fork+exec could inherit it; wgd does not exec).
+    /// The next pending connection, close-on-exec from the start (accept4 through the shim).
     func acceptConnection() throws(Errno) -> FileDescriptor {
-        let connection = FileDescriptor(taking: try systemCall { Glibc.accept(rawValue, nil, nil) })
-        _ = try systemCall { fcntl(connection.rawValue, F_SETFD, FD_CLOEXEC) }
-        return connection
+        FileDescriptor(taking: try systemCall { wgd_accept_cloexec(rawValue) })
     }
 
     var peerCredentials: PeerCredentials {

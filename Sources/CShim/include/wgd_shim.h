@@ -15,6 +15,9 @@ int wgd_ioctl_ptr(int fd, unsigned long request, void *arg);
 int wgd_pin_current_thread(int cpu);
 int wgd_allowed_cpus(int *cpus, int max);
 
+/* accept4(SOCK_CLOEXEC) is a GNU symbol: accept a connection that is close-on-exec at once. */
+int wgd_accept_cloexec(int fd);
+
 /* pthread_setname_np is a GNU extension: name the calling thread (15 characters at most). */
 int wgd_name_current_thread(const char *name);
 

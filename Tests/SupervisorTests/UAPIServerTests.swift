@@ -1,0 +1,452 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+import Crypto
+import DataPlane
+import Protocol
+import Supervisor
+
+/// The UAPI socket as the stock `wg` tool and wireguard-go see it: framing, errors, limits,
+/// concurrency, the socket file's life cycle and who may connect. Every server runs in its own
+/// directory with a short read timeout, and every client read has a timeout: no test can hang.
+@Suite struct UAPIServerTests {
+    let peerA = keyHex(0xAA)
+    let peerB = keyHex(0xBB)
+
+    /// What `wg setconf` sends for a two-peer file.
+    var setconf: String {
+        """
+        private_key=\(devicePrivateKeyHex)
+        listen_port=51820
+        fwmark=0
+        replace_peers=true
+        public_key=\(peerA)
+        preshared_key=\(keyHex(0))
+        endpoint=192.0.2.1:51820
+        persistent_keepalive_interval=25
+        replace_allowed_ips=true
+        allowed_ip=10.0.0.2/32
+        allowed_ip=fd00::2/128
+        public_key=\(peerB)
+        endpoint=[fd00::99]:4500
+        replace_allowed_ips=true
+        allowed_ip=10.0.1.0/24
+        """
+    }
+
+    var setconfGet: String {
+        "private_key=\(devicePrivateKeyHex)\nlisten_port=51820\n"
+            + peerBlock(peerA, endpoint: "192.0.2.1:51820", keepalive: 25, allowedIPs: ["10.0.0.2/32", "fd00::2/128"])
+            + peerBlock(peerB, endpoint: "[fd00::99]:4500", allowedIPs: ["10.0.1.0/24"])
+            + "errno=0\n\n"
+    }
+
+    // MARK: framing
+
+    @Test func probeConnectionThenGet() throws {
+        let h = try Harness()
+        do { _ = try h.client() }  // wg's probe: connect, send nothing, close
+        #expect(try h.get() == "errno=0\n\n")
+        #expect(h.target.applyCalls == 0)
+    }
+
+    @Test func setconfThenGetRoundTrip() throws {
+        let h = try Harness()
+        #expect(try h.set(setconf) == "errno=0\n\n")
+        #expect(try h.get() == setconfGet)
+
+        // wg set wg0 peer A endpoint … persistent-keepalive 0 allowed-ips 10.9.0.0/16
+        let wgSet = "public_key=\(peerA)\nendpoint=198.51.100.7:1234\npersistent_keepalive_interval=0\nreplace_allowed_ips=true\nallowed_ip=10.9.0.0/16"
+        #expect(try h.set(wgSet) == "errno=0\n\n")
+        // wg set wg0 peer B remove
+        #expect(try h.set("public_key=\(peerB)\nremove=true") == "errno=0\n\n")
+        #expect(try h.get() == "private_key=\(devicePrivateKeyHex)\nlisten_port=51820\n"
+            + peerBlock(peerA, endpoint: "198.51.100.7:1234", allowedIPs: ["10.9.0.0/16"]) + "errno=0\n\n")
+        #expect(h.target.applyCalls == 3)
+    }
+
+    @Test func twoOperationsOnOneConnection() throws {
+        let h = try Harness()
+        let client = try h.client()
+        #expect(try client.request("set=1\n\(setconf)\n\n") == "errno=0\n\n")
+        #expect(try client.request("get=1\n\n") == setconfGet)
+        client.shutdownWrite()
+        #expect(try client.readUntilClosed() == "")
+    }
+
+    @Test func setEndedByEOFIsApplied() throws {
+        let h = try Harness()
+        let client = try h.client()
+        try client.send("set=1\nlisten_port=5555\n")
+        client.shutdownWrite()
+        #expect(try client.readUntilClosed() == "errno=0\n\n")
+        #expect(try h.get() == "listen_port=5555\nerrno=0\n\n")
+    }
+
+    @Test func getWithTrailingDataIsInvalid() throws {
+        let h = try Harness()
+        #expect(try h.client().request("get=1\nx\n") == "errno=-22\n\n")
+    }
+
+    @Test func unknownOperationClosesWithoutReply() throws {
+        let h = try Harness()
+        let client = try h.client()
+        try client.send("foo=1\n\n")
+        #expect(try client.readUntilClosed() == "")
+        #expect(h.logs.waitFor("invalid operation"))
+    }
+
+    // MARK: rejected requests change nothing
+
+    struct BadRequest: Sendable, CustomTestStringConvertible {
+        let name: String
+        let body: [UInt8]
+        let errno: Int32
+        var testDescription: String { name }
+
+        init(_ name: String, _ body: String, _ errno: Int32 = -22) { self.init(name, Array(body.utf8), errno) }
+        init(_ name: String, _ body: [UInt8], _ errno: Int32 = -22) {
+            self.name = name
+            self.body = body
+            self.errno = errno
+        }
+    }
+
+    static let badRequests: [BadRequest] = [
+        BadRequest("bad hex", "private_key=\(String(repeating: "zz", count: 32))"),
+        BadRequest("key too short", "listen_port=4000\npublic_key=\(String(repeating: "aa", count: 31))"),
+        BadRequest("unknown device key", "listen_port=4000\nfoo=bar"),
+        BadRequest("allowed_ip before public_key", "allowed_ip=10.0.0.1/32"),
+        BadRequest("garbage endpoint", "public_key=\(keyHex(0xCC))\nendpoint=not.an.endpoint:99999"),
+        BadRequest("port 70000", "listen_port=70000"),
+        BadRequest("get-only key", "public_key=\(keyHex(0xCC))\nrx_bytes=5"),
+        BadRequest("line without =", "listen_port=4000\nlisten_port", -71),
+        BadRequest("overlong line", "listen_port=4000\nprivate_key=" + String(repeating: "a", count: 5000)),
+        BadRequest("bad line then more lines", "fwmark=x\npublic_key=\(keyHex(0xCC))\nallowed_ip=10.3.0.0/16"),
+        BadRequest("binary garbage", Array("listen_port=4000\n".utf8) + [0x00, 0xFF, 0xFE, 0x3D, 0x01, 0x80, 0xC3]),
+    ]
+
+    @Test(arguments: badRequests)
+    func invalidRequestIsRejectedAndChangesNothing(_ bad: BadRequest) throws {
+        let h = try Harness()
+        #expect(try h.set(setconf) == "errno=0\n\n")
+        let client = try h.client()
+        try client.send(Array("set=1\n".utf8) + bad.body + Array("\n\n".utf8))
+        #expect(try client.readReply().text == "errno=\(bad.errno)\n\n")
+        // The connection stays usable: the rest of the request was read and dropped.
+        #expect(try client.request("get=1\n\n") == setconfGet)
+        #expect(try h.get() == setconfGet)
+        #expect(h.target.applyCalls == 1)
+        #expect(h.logs.waitFor("set rejected"))
+    }
+
+    @Test func portInUseIsEADDRINUSEAndChangesNothing() throws {
+        let h = try Harness()
+        #expect(try h.set(setconf) == "errno=0\n\n")
+        #expect(try h.set("listen_port=1\npublic_key=\(keyHex(0xCC))") == "errno=-98\n\n")
+        #expect(try h.get() == setconfGet)
+        #expect(h.target.applyCalls == 2)  // called, and it refused
+        #expect(h.logs.waitFor("set failed"))
+    }
+
+    // MARK: size and abuse
+
+    /// The kernel selftest's 130,560 allowed IPs in one request.
+    @Test func hugeSetInOneRequest() throws {
+        let h = try Harness()
+        var body = "public_key=\(peerA)\n"
+        body.reserveCapacity(4_000_000)
+        for a in 0..<255 {
+            for b in 0..<256 {
+                body += "allowed_ip=10.\(a).\(b).1/32\nallowed_ip=fd00::\(String(a, radix: 16)):\(String(b, radix: 16))/128\n"
+            }
+        }
+        let client = try h.client(timeoutSeconds: 60)
+        #expect(try client.request("set=1\n" + body + "\n") == "errno=0\n\n")
+        let reply = try client.request("get=1\n\n")
+        #expect(reply.utf8.count > 3_000_000)
+        #expect(reply.split(separator: "\n").count { $0.hasPrefix("allowed_ip=") } == 130_560)
+        #expect(h.target.configuration.peers.first?.allowedIPs.count == 130_560)
+    }
+
+    @Test func tenMegabytesWithoutNewlineAreDropped() throws {
+        let h = try Harness()
+        var junk = JunkGenerator(state: 1)
+        let garbage = junk.bytes(10 << 20).map { $0 == 0x0A ? 0x20 : $0 }
+        let client = try h.client(timeoutSeconds: 30)
+        try client.send(Array("set=1\n".utf8) + garbage)
+        client.shutdownWrite()
+        // The request never ended properly: nothing to apply, nobody to answer.
+        #expect(try client.readUntilClosed() == "")
+        #expect(try h.get() == "errno=0\n\n")
+        #expect(h.target.applyCalls == 0)
+    }
+
+    @Test func tenMegabytesOfGarbageLinesAreRejected() throws {
+        let h = try Harness()
+        var junk = JunkGenerator(state: 2)
+        var garbage = junk.bytes(10 << 20)
+        for i in 1..<garbage.count where garbage[i] == 0x0A && garbage[i - 1] == 0x0A { garbage[i] = 0x20 }
+        if garbage.last == 0x0A { garbage.removeLast() }
+        let client = try h.client(timeoutSeconds: 30)
+        try client.send(Array("set=1\n".utf8) + garbage + Array("\n\n".utf8))
+        #expect(try client.readReply().text.hasPrefix("errno=-"))
+        #expect(try h.get() == "errno=0\n\n")
+        #expect(h.target.applyCalls == 0)
+    }
+
+    @Test func overlongOperationLineCloses() throws {
+        let h = try Harness()
+        let client = try h.client()
+        try client.send(String(repeating: "g", count: 10_000) + "\n\n")
+        #expect(try client.readUntilClosed() == "")
+        #expect(try h.get() == "errno=0\n\n")
+    }
+
+    // MARK: clients that stall or vanish
+
+    @Test func stalledSetTimesOutWithoutBlockingGets() throws {
+        let h = try Harness(readTimeout: 3000)
+        let stalled = try h.client(timeoutSeconds: 10)
+        try stalled.send("set=1\nlisten_port=7777\n")
+        usleep(50_000)  // let the server take the set lock
+        // Another set waits for the lock, i.e. for the stalled client's timeout.
+        let waiting = try h.client(timeoutSeconds: 10)
+        try waiting.send("set=1\nlisten_port=8888\n\n")
+        // A get does not wait for either.
+        #expect(try h.get() == "errno=0\n\n")
+        #expect(!stalled.hasPendingInput, "the stalled client was closed before the get completed")
+        #expect(try stalled.readUntilClosed() == "")
+        #expect(try waiting.readReply().text == "errno=0\n\n")
+        #expect(try h.get() == "listen_port=8888\nerrno=0\n\n")
+        #expect(h.target.applyCalls == 1)
+        #expect(h.logs.waitFor("no data for 3000 ms"))
+    }
+
+    @Test func clientDroppingMidSetAppliesNothing() throws {
+        let h = try Harness()
+        do {
+            let client = try h.client()
+            try client.send("set=1\nlisten_port=4444\nfwmark=12")
+        }
+        #expect(h.logs.waitFor("set abandoned"))
+        #expect(try h.get() == "errno=0\n\n")
+        #expect(h.target.applyCalls == 0)
+    }
+
+    @Test func stopEndsStalledConnectionsPromptly() throws {
+        let h = try Harness(readTimeout: 10_000)
+        let stalled = try h.client(timeoutSeconds: 10)
+        try stalled.send("set=1\nlisten_port=7777\n")
+        usleep(100_000)
+        let started = Date()
+        h.server.stop()
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(try stalled.readUntilClosed() == "")
+        #expect(h.target.applyCalls == 0)
+    }
+
+    @Test func stopInterruptsAClientThatNeverPauses() throws {
+        let h = try Harness(readTimeout: 10_000)
+        let client = try h.client(timeoutSeconds: 10)
+        try client.send("set=1\n")
+        let finished = DispatchSemaphore(value: 0)
+        let fd = client.fd
+        try Threads.spawn(name: "test-streamer") {
+            let chunk = [UInt8](repeating: 0x41, count: 65536)
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                if chunk.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) < 0 { break }
+            }
+            finished.signal()
+        }
+        usleep(200_000)
+        let started = Date()
+        h.server.stop()
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(finished.wait(timeout: .now() + 10) == .success, "the server closed the connection")
+        #expect(h.target.applyCalls == 0)
+    }
+
+    // MARK: concurrency
+
+    @Test func twentyConcurrentClients() throws {
+        let h = try Harness(readTimeout: 5000)
+        let results = Mutex<[Int: (set: String, get: String)]>([:])
+        let done = DispatchSemaphore(value: 0)
+        for i in 0..<20 {
+            let path = h.server.socketPath
+            try Threads.spawn(name: "test-client") {
+                var outcome = (set: "", get: "")
+                if let client = try? TestClient(path: path, timeoutSeconds: 10) {
+                    let body = "public_key=\(keyHex(UInt8(i + 1)))\nallowed_ip=10.77.\(i).0/24\n"
+                    outcome.set = (try? client.request("set=1\n" + body + "\n")) ?? "failed"
+                    outcome.get = (try? client.request("get=1\n\n")) ?? "failed"
+                }
+                results.withLock { $0[i] = outcome }
+                done.signal()
+            }
+        }
+        for _ in 0..<20 { #expect(done.wait(timeout: .now() + 30) == .success) }
+        let all = results.withLock { $0 }
+        #expect(all.count == 20)
+        for (_, outcome) in all {
+            #expect(outcome.set == "errno=0\n\n")
+            #expect(outcome.get.hasSuffix("errno=0\n\n"))
+        }
+        let peers = h.target.configuration.peers
+        #expect(peers.count == 20)
+        for i in 0..<20 {
+            let peer = peers.first { KeyEncoding.hex($0.publicKey.bytes) == keyHex(UInt8(i + 1)) }
+            #expect(peer?.allowedIPs.map(\.description) == ["10.77.\(i).0/24"])
+        }
+        #expect(h.target.applyCalls == 20)
+    }
+
+    @Test func connectionsBeyondTheLimitAreClosed() throws {
+        let h = try Harness(readTimeout: 5000, maxConnections: 2)
+        let idle = try [h.client(), h.client()]
+        let third = try h.client()
+        #expect(try third.readUntilClosed() == "")
+        #expect(h.logs.waitFor("connections already open"))
+        _ = idle
+    }
+
+    // MARK: the socket file
+
+    @Test func secondServerOnSameNameIsAlreadyRunning() throws {
+        let h = try Harness()
+        #expect(throws: UAPIServerError.alreadyRunning(h.server.socketPath)) {
+            _ = try UAPIServer(interface: "wgtest0", directory: h.directory, target: FakeTarget())
+        }
+        #expect(try h.set("listen_port=9") == "errno=0\n\n")
+        #expect(try h.get() == "listen_port=9\nerrno=0\n\n")
+    }
+
+    @Test func staleSocketIsReplaced() throws {
+        let root = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let path = root + "/wgtest0.sock"
+        let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            for (i, byte) in path.utf8.enumerated() { bytes[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        close(stale)
+        #expect(access(path, F_OK) == 0)
+
+        let target = FakeTarget()
+        let server = try UAPIServer(interface: "wgtest0", directory: root, target: target)
+        try server.start()
+        defer { server.stop() }
+        #expect(try TestClient(path: path).request("get=1\n\n") == "errno=0\n\n")
+    }
+
+    @Test func invalidNamesAreRejected() throws {
+        let root = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for name in ["a/b", "", "sixteen-chars-xx", "../wg0"] {
+            #expect(throws: UAPIServerError.invalidName(name)) {
+                _ = try UAPIServer(interface: name, directory: root, target: FakeTarget())
+            }
+        }
+        // Fifteen bytes is IFNAMSIZ - 1: fine.
+        let server = try UAPIServer(interface: "fifteen-chars-x", directory: root, target: FakeTarget())
+        server.stop()
+    }
+
+    @Test func socketIs0700AndDirectoryIs0755() throws {
+        let h = try Harness()
+        var info = stat()
+        #expect(lstat(h.server.socketPath, &info) == 0)
+        #expect(info.st_mode & S_IFMT == S_IFSOCK)
+        #expect(info.st_mode & 0o7777 == 0o700)
+        #expect(stat(h.directory, &info) == 0)
+        #expect(info.st_mode & 0o7777 == 0o755)
+        #expect(h.server.socketPath == h.directory + "/wgtest0.sock")
+    }
+
+    @Test func deletingTheSocketFiresTheCallback() throws {
+        let fired = DispatchSemaphore(value: 0)
+        let server = Mutex<UAPIServer?>(nil)
+        let h = try Harness {
+            // The daemon shuts down from here: stop() must not deadlock on the accept thread.
+            server.withLock { $0 }?.stop()
+            fired.signal()
+        }
+        server.withLock { $0 = h.server }
+        #expect(unlink(h.server.socketPath) == 0)
+        #expect(fired.wait(timeout: .now() + 5) == .success)
+        server.withLock { $0 = nil }
+    }
+
+    @Test func renamingTheSocketFiresTheCallback() throws {
+        let fired = DispatchSemaphore(value: 0)
+        let h = try Harness { fired.signal() }
+        #expect(rename(h.server.socketPath, h.directory + "/moved.sock") == 0)
+        #expect(fired.wait(timeout: .now() + 5) == .success)
+    }
+
+    @Test func stopRemovesTheSocketAndDoesNotFireTheCallback() throws {
+        let fired = Flag()
+        let h = try Harness { fired.raise() }
+        #expect(try h.get() == "errno=0\n\n")
+        h.server.stop()
+        #expect(access(h.server.socketPath, F_OK) != 0)
+        #expect(throws: ClientError.self) { _ = try h.client() }
+        usleep(50_000)
+        #expect(!fired.isRaised)
+    }
+
+    @Test func stopLeavesASuccessorsSocketAlone() throws {
+        let h = try Harness()
+        #expect(unlink(h.server.socketPath) == 0)
+        let successor = try UAPIServer(interface: "wgtest0", directory: h.directory, target: FakeTarget())
+        try successor.start()
+        h.server.stop()
+        #expect(try TestClient(path: successor.socketPath).request("get=1\n\n") == "errno=0\n\n")
+        successor.stop()
+    }
+
+    // MARK: who may connect
+
+    /// Needs root, to run the client as another user (uid 65534); the 0700 socket is opened up so
+    /// that only SO_PEERCRED stands between that user and the device.
+    @Test(.enabled(if: geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0 && access("/usr/bin/python3", X_OK) == 0,
+                   "needs root, setpriv (util-linux) and /usr/bin/python3 to connect as uid 65534"))
+    func otherUsersAreClosedWithoutReply() throws {
+        let h = try Harness()
+        #expect(chmod(h.server.socketPath, 0o777) == 0)
+        let script = """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(5)
+            s.connect(sys.argv[1])
+            try:
+                s.sendall(b"get=1\\n\\n")
+                data = s.recv(4096)
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            print("closed" if data == b"" else "reply:" + data.decode(errors="replace"))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script, h.server.socketPath]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        let finished = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in finished.signal() }
+        try process.run()
+        if finished.wait(timeout: .now() + 20) != .success { process.terminate() }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "closed")
+        #expect(h.logs.waitFor("refused a connection from uid 65534"))
+    }
+}
