@@ -52,11 +52,14 @@ final class ServerContext: Sendable {
     private func acceptUntilDone(_ listening: ListeningSocket) -> Bool {
         if listening.watch.socketGone() { return true }
         while true {
-            var fds = (pollfd(fd: listening.socket.rawValue, events: Int16(POLLIN), revents: 0),
+            // At the limit, connections wait in the listen backlog (SOMAXCONN deep) until one of
+            // ours ends: every client is served in turn, and memory stays bounded.
+            let full = connections.count >= maxConnections
+            var fds = (pollfd(fd: full ? -1 : listening.socket.rawValue, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: listening.watch.pollable, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: stop.pollable, events: Int16(POLLIN), revents: 0))
             let polled = withUnsafeMutableBytes(of: &fds) { raw in
-                try? systemCall { poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 3, -1) }
+                try? systemCall { poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 3, full ? 20 : -1) }
             }
             guard polled != nil else { pause(); continue }
             if fds.2.revents != 0 { return false }
@@ -80,10 +83,8 @@ final class ServerContext: Sendable {
             }
         }
         guard admits(connection) else { return }
-        guard connections.enter(limit: maxConnections) else {
-            log("uapi: \(maxConnections) connections already open; closing a new one")
-            return
-        }
+        // Only this thread enters, and it does not accept at the limit: this cannot fail.
+        guard connections.enter(limit: maxConnections) else { return }
         let raw = connection.release()
         do {
             try Threads.spawn(name: "wg-uapi") { [self] in

@@ -30,6 +30,9 @@ final class ThreadGroup: @unchecked Sendable {
         }
     }
 
+    /// Threads counted now.
+    var count: Int { locked { running } }
+
     func leave() {
         locked {
             running -= 1

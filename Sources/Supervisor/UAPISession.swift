@@ -43,9 +43,11 @@ struct UAPISession {
         return sent
     }
 
-    /// `set=1`, then lines until an empty one (or EOF, which wireguard-go also accepts). The set
-    /// lock is held from reading the configuration to applying the new one, so concurrent sets
-    /// never lose each other's changes.
+    /// `set=1`, then lines until the empty one that ends it. A set cut short by EOF is a dropped
+    /// client and changes nothing (wireguard-go applies what it read; `wg` always sends the empty
+    /// line, so nothing that speaks the protocol loses by this). The set lock is held from reading
+    /// the configuration to applying the new one, so concurrent sets never lose each other's
+    /// changes.
     private func set() -> Bool {
         let outcome = context.setLock.withLock { _ in readAndApply() }
         switch outcome {
@@ -69,14 +71,14 @@ struct UAPISession {
     private func readAndApply() -> SetOutcome {
         var request = UAPISet(config: context.target.configuration)
         var rejection: UAPIError?
-        var ended = false
+        let ended = false
         reading: while true {
             let line: RequestLine
             do {
                 line = try stream.readLine()
             } catch .endOfStream {
-                ended = true
-                break reading
+                // A half-closed client may still read: tell it why nothing happened.
+                return .replied(errno: -71, ended: true, problem: "set ended without the empty line: nothing applied")
             } catch {
                 return .abandoned(describe(error))
             }
