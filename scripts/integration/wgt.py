@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""Helpers for the wgd integration tests (scripts/integration). Standard library only.
+
+  canon-conf FILE                       `wg showconf` text, peers and allowed IPs sorted
+  uapi-case SOCK CASE [PEER_HEX]        send one crafted UAPI request, print "result: ..."
+  uapi-hold SOCK SECONDS [TEXT]         connect, send TEXT (may be empty), hold, close
+  uapi-get SOCK                         raw "get=1" reply
+  uapi-many SOCK N                      N connections at once, a get on each; exit 0 if all ok
+  gen-big-conf OUT PRIVKEY_FILE NPEERS NV6   a setconf file: NPEERS peers, each with one
+                                        203.0.113.x/32 and NV6 fd00:a::/128s (NPEERS <= 256)
+  pcap-udp-payload PCAP OUT             UDP payload of the first packet in an Ethernet pcap
+  udp-send HOST PORT KIND [COUNT] [ARG] send crafted UDP datagrams (see KINDS)
+
+Every loop here is bounded by its arguments; every socket has a timeout.
+"""
+import base64
+import hashlib
+import ipaddress
+import os
+import random
+import socket
+import struct
+import sys
+
+UAPI_TIMEOUT = 15.0
+
+
+# ---------------------------------------------------------------------------------------------
+def canon_conf(path):
+    """Sections in order: [Interface] first, then [Peer]s sorted by PublicKey. Inside a section
+    the lines are sorted; AllowedIPs are merged into one sorted list."""
+    sections, cur = [], None
+    with open(path) as f:
+        for raw in f:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("["):
+                cur = [line, [], []]
+                sections.append(cur)
+                continue
+            if cur is None:
+                cur = ["[?]", [], []]
+                sections.append(cur)
+            k, _, v = line.partition("=")
+            k, v = k.strip(), v.strip()
+            if k == "AllowedIPs":
+                cur[2].extend(x.strip() for x in v.split(",") if x.strip())
+            else:
+                cur[1].append(f"{k} = {v}")
+
+    def key(sec):
+        pk = [l for l in sec[1] if l.startswith("PublicKey = ")]
+        return (sec[0] != "[Interface]", pk[0] if pk else "")
+
+    out = []
+    for sec in sorted(sections, key=key):
+        out.append(sec[0])
+        out.extend(sorted(sec[1]))
+        if sec[2]:
+            out.append("AllowedIPs = " + ", ".join(sorted(sec[2])))
+    print("\n".join(out))
+
+
+# ---------------------------------------------------------------------------------------------
+def b64_to_hex(b64):
+    return base64.b64decode(b64).hex()
+
+
+def uapi_request(case, peer_hex):
+    rnd = random.Random(4242)
+    new_hex = bytes(rnd.randrange(256) for _ in range(32)).hex()
+    p = peer_hex or ("11" * 32)
+    cases = {
+        "bad-hex": lambda: b"set=1\nprivate_key=" + b"zz" * 32 + b"\n\n",
+        "private-key-short": lambda: b"set=1\nprivate_key=" + b"ab" * 31 + b"\n\n",
+        "private-key-long": lambda: b"set=1\nprivate_key=" + b"ab" * 33 + b"\n\n",
+        "public-key-short": lambda: b"set=1\npublic_key=" + p.encode()[:62] + b"\n\n",
+        "unknown-device-key": lambda: b"set=1\nno_such_key=1\n\n",
+        "unknown-peer-key": lambda: f"set=1\npublic_key={p}\nno_such_key=1\n\n".encode(),
+        "allowed-ip-before-public-key": lambda: b"set=1\nallowed_ip=192.0.2.0/24\n\n",
+        "line-without-equals": lambda: b"set=1\nlisten_port\n\n",
+        "garbage-endpoint-existing-peer": lambda: f"set=1\npublic_key={p}\nendpoint=no:such:endpoint\n\n".encode(),
+        "garbage-endpoint-new-peer": lambda: f"set=1\npublic_key={new_hex}\nendpoint=[fd00::1\n\n".encode(),
+        "bad-allowed-ip-new-peer": lambda: f"set=1\npublic_key={new_hex}\nallowed_ip=192.0.2.0/33\n\n".encode(),
+        "listen-port-70000": lambda: b"set=1\nlisten_port=70000\n\n",
+        "listen-port-negative": lambda: b"set=1\nlisten_port=-1\n\n",
+        "fwmark-garbage": lambda: b"set=1\nfwmark=0xZZ\n\n",
+        "keepalive-70000": lambda: f"set=1\npublic_key={p}\npersistent_keepalive_interval=70000\n\n".encode(),
+        "embedded-nul": lambda: b"set=1\nlisten_port=5\x001\n\n",
+        "overlong-line-100k": lambda: b"set=1\nprivate_key=" + b"a" * 100_000 + b"\n\n",
+        "binary-garbage": lambda: bytes(rnd.randrange(256) for _ in range(4096)),
+        "binary-after-set": lambda: b"set=1\n" + bytes(rnd.randrange(256) for _ in range(4096)) + b"\n\n",
+        "get-with-trailing-junk": lambda: b"get=1\nxyz\n\n",
+        # 10 MB that is wrong from its first line on: the daemon must not choke on the rest.
+        "10mb-invalid-first": lambda: b"set=1\nno_such_key=1\n" + (b"x" * 99 + b"\n") * 100_000 + b"\n",
+        # 10 MB of valid allowed_ip lines for an existing peer, then one invalid line: a strict
+        # daemon applies none of it.
+        "10mb-invalid-last": lambda: (f"set=1\npublic_key={p}\n".encode()
+                              + b"".join(b"allowed_ip=fd00:77::%x:%x/128\n" % (i >> 16, i & 0xFFFF)
+                                         for i in range(330_000))
+                              + b"no_such_key=1\n\n"),
+        # valid lines before an invalid one: all-or-nothing means none applies
+        "valid-then-invalid": lambda: (f"set=1\nlisten_port=51999\npublic_key={p}\n"
+                               "allowed_ip=fd00:99::1/128\nno_such_key=1\n\n").encode(),
+        "replace-peers-then-invalid": lambda: b"set=1\nreplace_peers=true\nlisten_port=70000\n\n",
+        "new-peer-then-invalid": lambda: f"set=1\npublic_key={new_hex}\nallowed_ip=fd00:98::1/128\nno_such_key=1\n\n".encode(),
+    }
+    if case == "list":
+        return cases
+    if case not in cases:
+        raise SystemExit(f"unknown case {case}; known: {' '.join(cases)}")
+    return cases[case]()
+
+
+def read_reply(s, timeout):
+    s.settimeout(timeout)
+    data = b""
+    try:
+        for _ in range(10_000):
+            chunk = s.recv(65536)
+            if not chunk:
+                return data, "closed"
+            data += chunk
+            if b"\n\n" in data:
+                return data, "reply"
+    except socket.timeout:
+        return data, "timeout"
+    except (ConnectionResetError, BrokenPipeError):
+        return data, "reset"
+    return data, "too-much"
+
+
+def classify(data, how):
+    first = data.split(b"\n", 1)[0].decode("latin-1") if data else ""
+    if first.startswith("errno="):
+        return first
+    if not data and how in ("closed", "reset"):
+        return "closed"
+    if how == "timeout":
+        return f"timeout (got {len(data)} bytes)"
+    return f"unexpected {how}: {first[:80]!r}"
+
+
+def cmd_uapi_case(sock, case, peer_hex=None):
+    if case == "drop-mid-request":
+        p = peer_hex or ("11" * 32)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(UAPI_TIMEOUT)
+        s.connect(sock)
+        s.sendall(f"set=1\nlisten_port=51998\npublic_key={p}\nallowed_ip=fd00:99::2/128\n".encode())
+        s.close()
+        print("result: closed-by-client")
+        return
+    req = uapi_request(case, peer_hex)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(UAPI_TIMEOUT)
+    s.connect(sock)
+    sent_all = True
+    try:
+        view = memoryview(req)
+        off = 0
+        for _ in range(len(req) // 4096 + 10):
+            if off >= len(req):
+                break
+            off += s.send(view[off:off + 65536])
+        sent_all = off >= len(req)
+    except (BrokenPipeError, ConnectionResetError):
+        sent_all = False
+    except socket.timeout:
+        print(f"result: timeout while sending ({len(req)} bytes)")
+        s.close()
+        return
+    data, how = read_reply(s, UAPI_TIMEOUT)
+    s.close()
+    print(f"sent: {len(req)} bytes{'' if sent_all else ' (daemon closed early)'}")
+    print(f"result: {classify(data, how)}")
+
+
+def cmd_uapi_hold(sock, seconds, text=""):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(sock)
+    if text:
+        s.sendall(text.encode().decode("unicode_escape").encode())
+    print("holding", flush=True)
+    try:
+        s.settimeout(float(seconds))
+        s.recv(1)
+    except (socket.timeout, OSError):
+        pass
+    s.close()
+
+
+def cmd_uapi_many(sock, n):
+    """Opens N connections at once, then sends get=1 on each; prints how many got errno=0."""
+    n = int(n)
+    if not 0 < n <= 1000:
+        raise SystemExit("uapi-many: 0 < N <= 1000")
+    conns = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(UAPI_TIMEOUT)
+        s.connect(sock)
+        conns.append(s)
+    ok = 0
+    for s in conns:
+        s.sendall(b"get=1\n\n")
+    for s in conns:
+        data, how = read_reply(s, UAPI_TIMEOUT)
+        if data.endswith(b"errno=0\n\n"):
+            ok += 1
+        s.close()
+    print(f"{ok}/{n} replies ok")
+    return ok == n
+
+
+def cmd_uapi_get(sock):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(UAPI_TIMEOUT)
+    s.connect(sock)
+    s.sendall(b"get=1\n\n")
+    data, how = read_reply(s, UAPI_TIMEOUT)
+    sys.stdout.write(data.decode("latin-1"))
+    if how != "reply":
+        print(f"# {how}")
+
+
+# ---------------------------------------------------------------------------------------------
+def cmd_gen_big_conf(out, privkey_file, npeers, nv6):
+    npeers, nv6 = int(npeers), int(nv6)
+    if not (0 < npeers <= 256 and 0 <= nv6 <= 65536):
+        raise SystemExit("gen-big-conf: 0 < NPEERS <= 256, NV6 <= 65536")
+    rnd = random.Random(7)
+    with open(privkey_file) as f:
+        priv = f.read().strip()
+    with open(out, "w") as f:
+        f.write(f"[Interface]\nPrivateKey = {priv}\nListenPort = 51830\n")
+        for i in range(npeers):
+            pub = base64.b64encode(bytes(rnd.randrange(256) for _ in range(32))).decode()
+            ips = [f"203.0.113.{i}/32"] + [
+                str(ipaddress.IPv6Address(f"fd00:a:{i:x}::{j:x}")) + "/128" for j in range(nv6)]
+            f.write(f"\n[Peer]\nPublicKey = {pub}\nAllowedIPs = {', '.join(ips)}\n")
+    print(npeers * (nv6 + 1))
+
+
+# ---------------------------------------------------------------------------------------------
+def cmd_pcap_udp_payload(pcap, out):
+    with open(pcap, "rb") as f:
+        gh = f.read(24)
+        if len(gh) < 24:
+            raise SystemExit("pcap: no header")
+        magic = struct.unpack("<I", gh[:4])[0]
+        endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+        linktype = struct.unpack(endian + "I", gh[20:24])[0]
+        rh = f.read(16)
+        if len(rh) < 16:
+            raise SystemExit("pcap: no packet")
+        caplen = struct.unpack(endian + "IIII", rh)[2]
+        pkt = f.read(caplen)
+    if linktype == 1:      # Ethernet
+        etype = struct.unpack("!H", pkt[12:14])[0]
+        ip = pkt[14:]
+    elif linktype in (101, 12):  # raw IP
+        ip = pkt
+        etype = 0x0800 if ip[0] >> 4 == 4 else 0x86DD
+    else:
+        raise SystemExit(f"pcap: linktype {linktype} not handled")
+    if etype == 0x0800:
+        ihl = (ip[0] & 0xF) * 4
+        assert ip[9] == 17, "not UDP"
+        udp = ip[ihl:]
+    elif etype == 0x86DD:
+        assert ip[6] == 17, "not UDP (or has extension headers)"
+        udp = ip[40:]
+    else:
+        raise SystemExit(f"pcap: ethertype {etype:#x}")
+    ulen = struct.unpack("!H", udp[4:6])[0]
+    payload = udp[8:ulen]
+    with open(out, "wb") as f:
+        f.write(payload)
+    print(f"{len(payload)} bytes, type {payload[0] if payload else -1}")
+
+
+# ---------------------------------------------------------------------------------------------
+def mac1_for(pub_b64, msg_alpha):
+    mac1_key = hashlib.blake2s(b"mac1----" + base64.b64decode(pub_b64)).digest()
+    return hashlib.blake2s(msg_alpha, digest_size=16, key=mac1_key).digest()
+
+
+def datagram(kind, rnd, arg):
+    rb = lambda n: bytes(rnd.randrange(256) for _ in range(n))
+    if kind == "empty":
+        return b""
+    if kind == "one-byte":
+        return b"\x01"
+    if kind == "garbage":
+        return rb(rnd.randrange(1, 1400))
+    if kind == "trunc-init":
+        return b"\x01\0\0\0" + rb(50)
+    if kind == "trunc-resp":
+        return b"\x02\0\0\0" + rb(40)
+    if kind == "trunc-cookie":
+        return b"\x03\0\0\0" + rb(20)
+    if kind == "trunc-data":
+        return b"\x04\0\0\0" + rb(12)
+    if kind == "wrong-type":
+        return bytes([rnd.choice([0, 5, 6, 7, 127, 255])]) + b"\0\0\0" + rb(144)
+    if kind == "bad-reserved":
+        return b"\x01\x01\x02\x03" + rb(144)
+    if kind == "init-bad-mac1":
+        return b"\x01\0\0\0" + rb(144)
+    if kind == "init-good-mac1":    # passes mac1 (needs ARG = responder's public key)
+        alpha = b"\x01\0\0\0" + rb(112)
+        return alpha + mac1_for(arg, alpha) + bytes(16)
+    if kind == "resp-unknown-index":
+        return b"\x02\0\0\0" + rb(88)
+    if kind == "cookie-random":
+        return b"\x03\0\0\0" + rb(60)
+    if kind == "data-unknown-index":
+        return b"\x04\0\0\0" + rb(60)
+    if kind == "big":
+        return rb(1400)
+    if kind.startswith("file:"):
+        with open(kind[5:], "rb") as f:
+            return f.read()
+    raise SystemExit(f"unknown datagram kind {kind}")
+
+
+def cmd_udp_send(host, port, kind, count="1", arg=None):
+    count = int(count)
+    if not 0 < count <= 10_000:
+        raise SystemExit("udp-send: 0 < COUNT <= 10000")
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    rnd = random.Random(sum(kind.encode()) * 131 + count)
+    sent = 0
+    for _ in range(count):
+        try:
+            s.sendto(datagram(kind, rnd, arg), (host, int(port)))
+            sent += 1
+        except OSError as e:
+            print(f"send error: {e}")
+            break
+    s.close()
+    print(f"sent {sent} x {kind}")
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    cmd, args = argv[1], argv[2:]
+    table = {
+        "canon-conf": canon_conf,
+        "uapi-case": cmd_uapi_case,
+        "uapi-hold": cmd_uapi_hold,
+        "uapi-get": cmd_uapi_get,
+        "uapi-many": cmd_uapi_many,
+        "gen-big-conf": cmd_gen_big_conf,
+        "pcap-udp-payload": cmd_pcap_udp_payload,
+        "udp-send": cmd_udp_send,
+        "b64-to-hex": lambda b: print(b64_to_hex(b)),
+        "uapi-cases": lambda: print(" ".join(uapi_request("list", None))),
+    }
+    if cmd not in table:
+        print(__doc__)
+        return 2
+    r = table[cmd](*args)
+    return 1 if r is False else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
