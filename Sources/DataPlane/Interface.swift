@@ -25,7 +25,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
     let pool: BufferPool
     let tun: TunDevice
     let work = WorkQueue(capacity: 2 * WireGuard.maxQueuedPackets + WireGuard.maxQueuedHandshakes)
-    let handshakes = HandshakeQueue()
+    let handshakes: HandshakeQueue
     private let sockets: Mutex<UDPSockets>
     private let configuration_ = Mutex(DeviceConfig())
     private let applying = Mutex(())
@@ -49,6 +49,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
         self.options = options
         tun = try TunDevice(name: name, mtu: options.mtu)
         pool = BufferPool(mtu: options.mtu, count: options.buffers)
+        handshakes = HandshakeQueue(capacity: options.buffers / 4)
         sockets = Mutex(try UDPSockets(port: 0, fwmark: 0))
         device = Device { _ in PeerRuntime() }
         var ends: (Int32, Int32) = (-1, -1)
@@ -312,9 +313,15 @@ public final class Interface: ControlTarget, @unchecked Sendable {
                 queue.finish(slot) { _, _ in }
             }
         case .initiation?, .response?, .cookieReply?:
-            guard handshakes.push(buffer, source: source, local: local), work.push(.handshake(slot: 0)) else {
+            guard handshakes.push(buffer, source: source, local: local) else {
                 counters.count(.queueFull)
                 return
+            }
+            // An entry without a work item would hold its buffer until some later handshake came:
+            // take one back out (a work item left without an entry is a no-op for its worker).
+            if !work.push(.handshake(slot: 0)) {
+                handshakes.dropNewest()
+                counters.count(.queueFull)
             }
         case nil:
             counters.count(.malformed)

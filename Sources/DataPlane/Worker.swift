@@ -119,7 +119,7 @@ extension Interface {
 
     func handshake(_ context: inout WorkerContext) {
         let now = Clock.now()
-        guard let entry = handshakes.pop(now: now), let source = entry.source, let packet = entry.buffer?.packet else { return }
+        guard let entry = handshakes.pop(now: now), let source = entry.source, let packet = entry.packet else { return }
         let local = entry.local
         let outcome = device.receive(packet, from: source, underLoad: entry.underLoad, reply: context.message,
                                      now: now, wallClock: Clock.wall(), using: context.aead)

@@ -19,6 +19,7 @@ import ipaddress
 import os
 import random
 import socket
+import time
 import struct
 import sys
 
@@ -347,6 +348,41 @@ def cmd_udp_send(host, port, kind, count="1", arg=None):
     print(f"sent {sent} x {kind}")
 
 
+def cmd_flood(host, port, pub_b64, count, seconds="3"):
+    """Sends COUNT initiations with a valid mac1 (random bodies: each costs the responder a DH
+    before it fails) as fast as possible from one socket, then listens until SECONDS have passed,
+    counting the cookie replies (type 3, 64 bytes) that come back to that socket."""
+    count, seconds = int(count), float(seconds)
+    if not 0 < count <= 100_000:
+        raise SystemExit("flood: 0 < COUNT <= 100000")
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    rnd = random.Random(count)
+    cookies = other = 0
+    deadline = time.monotonic() + seconds
+    def drain():
+        nonlocal cookies, other
+        while True:
+            try:
+                data = s.recv(2048, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            if len(data) == 64 and data[0] == 3:
+                cookies += 1
+            else:
+                other += 1
+    for i in range(count):
+        s.sendto(datagram("init-good-mac1", rnd, pub_b64), (host, int(port)))
+        if i % 256 == 0:
+            drain()
+    while time.monotonic() < deadline:
+        drain()
+        time.sleep(0.05)
+    s.close()
+    print(f"sent {count} initiations; cookie replies {cookies}; other replies {other}")
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__)
@@ -361,6 +397,7 @@ def main(argv):
         "gen-big-conf": cmd_gen_big_conf,
         "pcap-udp-payload": cmd_pcap_udp_payload,
         "udp-send": cmd_udp_send,
+        "flood": cmd_flood,
         "b64-to-hex": lambda b: print(b64_to_hex(b)),
         "uapi-cases": lambda: print(" ".join(uapi_request("list", None))),
     }
