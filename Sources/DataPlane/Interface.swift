@@ -11,6 +11,9 @@ public struct InterfaceOptions: Sendable {
     public var mtu = WireGuard.defaultMTU
     public var log: @Sendable (String) -> Void = { _ in }
 
+    /// Packet buffers always take an MTU this large (Ethernet's), whatever the tunnel's MTU.
+    public static let largestCommonMTU = 1500
+
     public init() {}
 }
 
@@ -34,7 +37,10 @@ public final class Interface: ControlTarget, @unchecked Sendable {
     /// A pipe that wakes the UDP reader to re-read its sockets (rebind) or to stop.
     private let wakeReader: Int32
     private let wakeWriter: Int32
-    private let options: InterfaceOptions
+    let options: InterfaceOptions
+    /// The TUN's MTU as last read (the timer thread re-reads it every second): padding follows
+    /// the device's MTU, as the kernel's does.
+    let mtu: Atomic<Int>
     public let counters = Counters()
     /// Called once if the TUN goes away (`ip link del`): the daemon shuts down.
     private let onGone = Mutex<(@Sendable () -> Void)?>(nil)
@@ -48,8 +54,12 @@ public final class Interface: ControlTarget, @unchecked Sendable {
         self.name = name
         self.options = options
         tun = try TunDevice(name: name, mtu: options.mtu)
-        pool = BufferPool(mtu: options.mtu, count: options.buffers)
+        // Room for the largest packet either side may use: our MTU can be raised later with
+        // `ip link set mtu` (wg-quick does), and a peer's datagrams follow its MTU, not ours;
+        // 1500 covers the common ones. A larger datagram is dropped and counted, never cut.
+        pool = BufferPool(mtu: max(options.mtu, InterfaceOptions.largestCommonMTU), count: options.buffers)
         handshakes = HandshakeQueue(capacity: options.buffers / 4)
+        mtu = Atomic(options.mtu)
         sockets = Mutex(try UDPSockets(port: 0, fwmark: 0))
         device = Device { _ in PeerRuntime() }
         var ends: (Int32, Int32) = (-1, -1)
@@ -200,7 +210,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
             counters.count(.queueFull)
             return
         }
-        let padded = Padding.paddedLength(buffer.length, mtu: options.mtu)
+        let padded = Padding.paddedLength(buffer.length, mtu: mtu.load(ordering: .relaxed))
         let bytes = buffer.bytes
         let end = BufferPool.headroom + buffer.length
         if padded > buffer.length { UnsafeMutableRawBufferPointer(rebasing: bytes[end..<BufferPool.headroom + padded]).initializeMemory(as: UInt8.self, repeating: 0) }

@@ -11,6 +11,7 @@ public final class TunDevice: Sendable {
     private static let IFF_TUN: Int16 = 0x0001
     private static let IFF_NO_PI: Int16 = 0x1000
     private static let SIOCSIFMTU: UInt = 0x8922
+    private static let SIOCGIFMTU: UInt = 0x8921
 
     /// Creates (or attaches to) the TUN interface `name` and sets its MTU.
     public init(name: String, mtu: Int) throws(Errno) {
@@ -31,6 +32,15 @@ public final class TunDevice: Sendable {
         Self.setName(&request, name)
         request.ifr_ifru.ifru_mtu = Int32(mtu)
         try withUnsafeMutableBytes(of: &request) { (raw) throws(Errno) in try control.ioctl(Self.SIOCSIFMTU, raw.baseAddress!) }
+    }
+
+    /// The interface's MTU now (an administrator or wg-quick may change it under us).
+    public func currentMTU() throws(Errno) -> Int {
+        let control = FileDescriptor(taking: try retrying { socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
+        var request = ifreq()
+        Self.setName(&request, name)
+        try withUnsafeMutableBytes(of: &request) { (raw) throws(Errno) in try control.ioctl(Self.SIOCGIFMTU, raw.baseAddress!) }
+        return Int(request.ifr_ifru.ifru_mtu)
     }
 
     /// Reads one packet into `buffer`; nil after `milliseconds` with nothing to read.

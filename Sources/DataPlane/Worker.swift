@@ -194,8 +194,19 @@ extension Interface {
 
     /// One thread runs every peer's timers: wakes at least every 100 ms and fires what is due.
     func timerLoop() {
+        var ticks = 0
+        var warnedMTU = false
         while isRunning {
             usleep(100_000)
+            ticks += 1
+            if ticks % 10 == 0, let current = try? tun.currentMTU() {
+                mtu.store(current, ordering: .relaxed)
+                let room = pool.bufferSize - BufferPool.headroom - WireGuard.paddingMultiple - DataLayout.tagLength
+                if current > room && !warnedMTU {
+                    warnedMTU = true
+                    options.log("MTU \(current) of \(name) is larger than the \(room)-byte packet buffers: larger packets are dropped")
+                }
+            }
             let now = Clock.now()
             for peer in device.orderedPeers {
                 guard let deadline = peer.nextTimerDeadline, deadline <= now else { continue }

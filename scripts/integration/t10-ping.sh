@@ -50,4 +50,15 @@ check "A->B inner v4 over outer v6 (A initiates)" tping "$NS_A" "$IN4_B"
 pings 6
 dump_checks A "$NS_A" "$WG_A" "$PUB_B" "[$OUT6_B]:$PORT_B"
 dump_checks B "$NS_B" "$WG_B" "$PUB_A" "[$OUT6_A]:$PORT_A"
+echo "-- full-size packets: tunnel MTU 1500 on both sides (the outer link carries 1600)"
+# A peer's datagrams follow its MTU, not ours: 1500-byte inner packets make 1532-byte datagrams.
+for side in "$NS_A $VETH_A $WG_A" "$NS_B $VETH_B $WG_B"; do
+  set -- $side
+  nsx "$1" ip link set mtu 1600 dev "$2"
+  nsx "$1" ip link set mtu 1500 dev "$3"
+done
+sleep 1.2   # wgd re-reads its MTU every second
+check "A->B 1500-byte packets, DF set" nsx "$NS_A" ping -c 3 -i 0.2 -w 5 -M do -s 1472 "$IN4_B"
+check "B->A 1500-byte packets, DF set" nsx "$NS_B" ping -c 3 -i 0.2 -w 5 -M do -s 1472 "$IN4_A"
+check "A->B 1500-byte IPv6 packets" nsx "$NS_A" ping -c 3 -i 0.2 -w 5 -M do -s 1452 "$IN6_B"
 finish
