@@ -18,9 +18,10 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String { String(cString: strerror(code)) + " (errno \(code))" }
 }
 
-/// Runs a system call until it is not interrupted; -1 becomes a thrown `Errno`.
+/// Runs a system call until it is not interrupted; -1 becomes a thrown `Errno`. Package-wide:
+/// every layer that talks to the kernel wraps its calls with it.
 @inline(__always)
-func retrying<T: BinaryInteger>(_ call: () -> T) throws(Errno) -> T {
+package func retrying<T: BinaryInteger>(_ call: () -> T) throws(Errno) -> T {
     while true {
         let result = call()
         if result != -1 { return result }

@@ -221,10 +221,26 @@ public final class Interface: ControlTarget, @unchecked Sendable {
         job.pointee.keypair = keypair
         job.pointee.counter = counter
         job.pointee.authenticated = false
-        if !work.push(.encrypt(peer, slot: slot)) {
-            counters.count(.queueFull)
-            job.pointee.buffer = nil
-            queue.finish(slot) { _, _ in }
+        submit(.encrypt(peer, slot: slot), slot: slot, of: queue)
+    }
+
+    /// Hands a filled slot to the workers. With the work queue full the packet is dropped, and
+    /// its slot finished empty; if that makes this thread the drainer, the finished packets
+    /// around it are delivered properly (one datagram at a time: this thread has no batch).
+    private func submit(_ item: Work, slot: Int, of queue: OrderedQueue) {
+        guard !work.push(item) else { return }
+        counters.count(.queueFull)
+        queue.job(slot).pointee.buffer = nil
+        queue.job(slot).pointee.keypair = nil
+        switch item {
+        case .encrypt(let peer, _):
+            withUnsafeTemporaryAllocation(of: wgd_datagram.self, capacity: 1) { scratch in
+                queue.finish(slot) { first, count in deliverTransmit(peer, first, count, scratch.baseAddress!, 1) }
+            }
+        case .decrypt(let peer, _):
+            queue.finish(slot) { first, count in deliverReceive(peer, first, count) }
+        case .handshake, .initiate:
+            break
         }
     }
 
@@ -317,11 +333,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
             job.pointee.source = source
             job.pointee.local = local
             job.pointee.authenticated = false
-            if !work.push(.decrypt(peer, slot: slot)) {
-                counters.count(.queueFull)
-                job.pointee.buffer = nil
-                queue.finish(slot) { _, _ in }
-            }
+            submit(.decrypt(peer, slot: slot), slot: slot, of: queue)
         case .initiation?, .response?, .cookieReply?:
             guard handshakes.push(buffer, source: source, local: local) else {
                 counters.count(.queueFull)

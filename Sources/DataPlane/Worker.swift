@@ -30,12 +30,12 @@ extension Interface {
                          counter: job.pointee.counter, using: context.aead)
             job.pointee.authenticated = true
         }
-        queue.finish(slot) { first, count in deliverTransmit(peer, first, count, &context) }
+        queue.finish(slot) { first, count in deliverTransmit(peer, first, count, context.datagrams, WorkerContext.batch) }
     }
 
     /// Sends a run of encrypted packets of one peer, in order, in batches of sendmmsg. Buffers go
     /// back to the pool only after the batch that points into them was sent.
-    private func deliverTransmit(_ peer: Peer, _ first: Int, _ count: Int, _ context: inout WorkerContext) {
+    func deliverTransmit(_ peer: Peer, _ first: Int, _ count: Int, _ datagrams: UnsafeMutablePointer<wgd_datagram>, _ batch: Int) {
         let queue = peer.runtime.transmit
         let endpoint = peer.endpoint
         let local = peer.runtime.stickySource
@@ -45,7 +45,7 @@ extension Interface {
         while next < first + count {
             let chunk = next
             var ready = 0
-            while next < first + count && ready < WorkerContext.batch {
+            while next < first + count && ready < batch {
                 let job = queue.job(next)
                 next += 1
                 guard job.pointee.authenticated, let endpoint, let data = job.pointee.buffer?.bytes.baseAddress else {
@@ -53,13 +53,13 @@ extension Interface {
                     continue
                 }
                 let length = DataLayout.headerLength + job.pointee.length + DataLayout.tagLength
-                fill(&context.datagrams[ready], data: data, length: length, to: endpoint, from: local)
+                fill(&datagrams[ready], data: data, length: length, to: endpoint, from: local)
                 ready += 1
                 bytes += length
                 onlyKeepalives = onlyKeepalives && job.pointee.isKeepalive
                 lastKeypair = job.pointee.keypair
             }
-            if ready > 0, let endpoint { send(context.datagrams, ready, endpoint: endpoint, peer: peer) }
+            if ready > 0, let endpoint { send(datagrams, ready, endpoint: endpoint, peer: peer) }
             for i in chunk..<next {
                 queue.job(i).pointee.buffer = nil
                 queue.job(i).pointee.keypair = nil
@@ -83,7 +83,7 @@ extension Interface {
     }
 
     /// Hands a run of decrypted packets of one peer to the TUN, in order.
-    private func deliverReceive(_ peer: Peer, _ first: Int, _ count: Int) {
+    func deliverReceive(_ peer: Peer, _ first: Int, _ count: Int) {
         let queue = peer.runtime.receive
         let now = Clock.now(), wall = Clock.wall()
         for i in first..<first + count {

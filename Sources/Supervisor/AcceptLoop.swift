@@ -59,7 +59,7 @@ final class ServerContext: Sendable {
                        pollfd(fd: listening.watch.pollable, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: stop.pollable, events: Int16(POLLIN), revents: 0))
             let polled = withUnsafeMutableBytes(of: &fds) { raw in
-                try? systemCall { poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 3, full ? 20 : -1) }
+                try? retrying { poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 3, full ? 20 : -1) }
             }
             guard polled != nil else { pause(); continue }
             if fds.2.revents != 0 { return false }

@@ -20,7 +20,7 @@ enum SocketFile {
     /// mkdir -p; directories we create get 0755 whatever the umask.
     static func makeDirectory(_ path: String) throws(Errno) {
         if mkdir(path, 0o755) == 0 {
-            _ = try systemCall { chmod(path, 0o755) }
+            _ = try retrying { chmod(path, 0o755) }
             return
         }
         switch errno {
@@ -61,12 +61,12 @@ enum SocketFile {
         // bind creates the file with the socket inode's mode minus the umask: setting the mode
         // here gives 0700 without touching the umask, which is process-wide and would race with
         // other threads creating files (wireguard-go sets umask 077 around bind instead).
-        _ = try systemCall { fchmod(socket.rawValue, 0o700) }
+        _ = try retrying { fchmod(socket.rawValue, 0o700) }
         try socket.bind(unixPath: path)
         // Belt and braces for a kernel that ignores the inode's mode: never leave it group- or
         // world-accessible, even for a moment longer than this.
         var info = stat()
-        if lstat(path, &info) == 0, info.st_mode & 0o077 != 0 { _ = try systemCall { chmod(path, 0o700) } }
+        if lstat(path, &info) == 0, info.st_mode & 0o077 != 0 { _ = try retrying { chmod(path, 0o700) } }
         try socket.listen(backlog: SOMAXCONN)
         try socket.setNonBlocking()  // a client that leaves between poll and accept must not block us
         return socket

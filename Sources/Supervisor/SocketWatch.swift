@@ -13,9 +13,9 @@ struct SocketWatch: ~Copyable, Sendable {
     private let identity: FileIdentity
 
     init(directory: String, path: String, identity: FileIdentity) throws(Errno) {
-        let inotify = FileDescriptor(taking: try systemCall { inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK)) })
+        let inotify = FileDescriptor(taking: try retrying { inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK)) })
         let events = UInt32(IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
-        _ = try systemCall { inotify_add_watch(inotify.rawValue, directory, events) }
+        _ = try retrying { inotify_add_watch(inotify.rawValue, directory, events) }
         self.inotify = inotify
         self.path = path
         self.identity = identity

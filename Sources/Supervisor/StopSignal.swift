@@ -10,11 +10,11 @@ final class StopSignal: Sendable {
     init() throws(Errno) {
         var ends: (Int32, Int32) = (-1, -1)
         _ = try withUnsafeMutableBytes(of: &ends) { raw throws(Errno) in
-            try systemCall { pipe(raw.baseAddress!.assumingMemoryBound(to: Int32.self)) }
+            try retrying { pipe(raw.baseAddress!.assumingMemoryBound(to: Int32.self)) }
         }
         readEnd = FileDescriptor(taking: ends.0)
         writeEnd = FileDescriptor(taking: ends.1)
-        for fd in [ends.0, ends.1] { _ = try systemCall { fcntl(fd, F_SETFD, FD_CLOEXEC) } }
+        for fd in [ends.0, ends.1] { _ = try retrying { fcntl(fd, F_SETFD, FD_CLOEXEC) } }
         try writeEnd.setNonBlocking()
     }
 
@@ -39,7 +39,7 @@ enum Readiness {
 func waitFor(_ events: Int32, on fd: Int32, or stop: StopSignal, milliseconds: Int32) throws(Errno) -> Readiness {
     var fds = (pollfd(fd: fd, events: Int16(events), revents: 0), pollfd(fd: stop.pollable, events: Int16(POLLIN), revents: 0))
     let count = try withUnsafeMutableBytes(of: &fds) { raw throws(Errno) in
-        try systemCall { poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, milliseconds) }
+        try retrying { poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, milliseconds) }
     }
     if fds.1.revents != 0 { return .stopping }
     return count == 0 ? .timedOut : .ready

@@ -1,17 +1,6 @@
 import DataPlane
 import Glibc
 
-/// Runs a system call until it is not interrupted; -1 becomes a thrown `Errno`. (DataPlane has
-/// the same helper, module-internal: this layer needs its own.)
-@inline(__always)
-func systemCall<T: BinaryInteger>(_ call: () -> T) throws(Errno) -> T {
-    while true {
-        let result = call()
-        if result != -1 { return result }
-        if errno != EINTR { throw Errno.current }
-    }
-}
-
 /// Which file a path names, so that we never unlink a socket some other daemon bound after ours
 /// was deleted.
 struct FileIdentity: Equatable, Sendable {

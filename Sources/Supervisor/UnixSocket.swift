@@ -14,7 +14,7 @@ struct PeerCredentials: BitwiseCopyable {
 extension FileDescriptor {
     /// A new, unbound, close-on-exec stream socket.
     static func unixStream() throws(Errno) -> FileDescriptor {
-        FileDescriptor(taking: try systemCall { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
+        FileDescriptor(taking: try retrying { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
     }
 
     /// A new socket connected to `path`. Non-blocking, so that a live server with a full backlog
@@ -23,22 +23,22 @@ extension FileDescriptor {
         let fd = try unixStream()
         try fd.setNonBlocking()
         var address = try UnixAddress(path)
-        _ = try address.withSockaddr { pointer, length throws(Errno) in try systemCall { Glibc.connect(fd.rawValue, pointer, length) } }
+        _ = try address.withSockaddr { pointer, length throws(Errno) in try retrying { Glibc.connect(fd.rawValue, pointer, length) } }
         return fd
     }
 
     func bind(unixPath path: String) throws(Errno) {
         var address = try UnixAddress(path)
-        _ = try address.withSockaddr { pointer, length throws(Errno) in try systemCall { Glibc.bind(rawValue, pointer, length) } }
+        _ = try address.withSockaddr { pointer, length throws(Errno) in try retrying { Glibc.bind(rawValue, pointer, length) } }
     }
 
     func listen(backlog: Int32) throws(Errno) {
-        _ = try systemCall { Glibc.listen(rawValue, backlog) }
+        _ = try retrying { Glibc.listen(rawValue, backlog) }
     }
 
     /// The next pending connection, close-on-exec from the start (accept4 through the shim).
     func acceptConnection() throws(Errno) -> FileDescriptor {
-        FileDescriptor(taking: try systemCall { wgd_accept_cloexec(rawValue) })
+        FileDescriptor(taking: try retrying { wgd_accept_cloexec(rawValue) })
     }
 
     var peerCredentials: PeerCredentials {
@@ -48,7 +48,7 @@ extension FileDescriptor {
     /// write(2) for sockets without SIGPIPE: a client that hangs up mid-reply must cost us an
     /// EPIPE, not the process.
     func send(_ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int {
-        try systemCall { Glibc.send(rawValue, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+        try retrying { Glibc.send(rawValue, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
     }
 }
 
