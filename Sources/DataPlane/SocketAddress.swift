@@ -26,9 +26,18 @@ extension Endpoint {
         }
     }
 
+    /// The address to send to: an IPv4-mapped IPv6 address ([::ffff:a.b.c.d], which wg passes
+    /// through as written) is an IPv4 peer, reached over the IPv4 socket (ours for IPv6 is v6-only).
+    var sendingAddress: IPAddress {
+        if case .v6(let v6) = address, v6.high == 0, v6.low >> 32 == 0xFFFF {
+            return .v4(IPv4Address(value: UInt32(truncatingIfNeeded: v6.low)))
+        }
+        return address
+    }
+
     /// Writes the sockaddr for this endpoint into `out` (at least 28 bytes); returns its length.
     func writeSockaddr(into out: UnsafeMutableRawPointer) -> UInt32 {
-        switch address {
+        switch sendingAddress {
         case .v4(let v4):
             var sin = sockaddr_in()
             sin.sin_family = sa_family_t(AF_INET)

@@ -56,7 +56,7 @@ public final class UDPSockets: Sendable {
 
     /// The socket for sending to `endpoint`.
     func socket(for endpoint: Endpoint) -> Int32? {
-        switch endpoint.address {
+        switch endpoint.sendingAddress {
         case .v4: v4.rawValue
         case .v6: v6 >= 0 ? v6 : nil
         }

@@ -157,7 +157,7 @@ extension Interface {
         d.length = UInt32(length)
         d.remote_length = withUnsafeMutableBytes(of: &d.remote) { endpoint.writeSockaddr(into: $0.baseAddress!) }
         // Use the sticky source only for the family it belongs to.
-        let family = endpoint.address.isV4 ? AF_INET : AF_INET6
+        let family = endpoint.sendingAddress.isV4 ? AF_INET : AF_INET6
         if local.family == family {
             d.local_family = local.family
             d.local_ifindex = local.interfaceIndex

@@ -50,6 +50,18 @@ check "A->B inner v4 over outer v6 (A initiates)" tping "$NS_A" "$IN4_B"
 pings 6
 dump_checks A "$NS_A" "$WG_A" "$PUB_B" "[$OUT6_B]:$PORT_B"
 dump_checks B "$NS_B" "$WG_B" "$PUB_A" "[$OUT6_A]:$PORT_A"
+echo "-- round 3: an IPv4-mapped IPv6 endpoint ([::ffff:a.b.c.d], which wg passes through)"
+nsx "$NS_A" wg set "$WG_A" peer "$PUB_B" remove
+nsx "$NS_B" wg set "$WG_B" peer "$PUB_A" remove
+nsx "$NS_A" wg set "$WG_A" peer "$PUB_B" endpoint "[::ffff:$OUT4_B]:$PORT_B" allowed-ips "$IN4_B/32,$IN6_B/128"
+nsx "$NS_B" wg set "$WG_B" peer "$PUB_A" allowed-ips "$IN4_A/32,$IN6_A/128"
+expect_strict A "A->B with a v4-mapped endpoint (A initiates) [wireguard-go: sends to the mapped address on its v6 socket, which fails]" \
+  tping "$NS_A" "$IN4_B"
+# Either way, carry on from a plain IPv4 endpoint.
+nsx "$NS_A" wg set "$WG_A" peer "$PUB_B" endpoint "$OUT4_B:$PORT_B"
+check "A->B after setting a plain v4 endpoint" tping "$NS_A" "$IN4_B"
+check "B->A back over the endpoint B learned" tping "$NS_B" "$IN4_A"
+
 echo "-- full-size packets: tunnel MTU 1500 on both sides (the outer link carries 1600)"
 # A peer's datagrams follow its MTU, not ours: 1500-byte inner packets make 1532-byte datagrams.
 for side in "$NS_A $VETH_A $WG_A" "$NS_B $VETH_B $WG_B"; do
