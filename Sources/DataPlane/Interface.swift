@@ -27,10 +27,9 @@ public final class Interface: ControlTarget, @unchecked Sendable {
     let device: Device
     let pool: BufferPool
     let tun: TunDevice
-    let work = WorkQueue(capacity: 2 * WireGuard.maxQueuedPackets + WireGuard.maxQueuedHandshakes)
+    let work = WorkQueue<Work>(capacity: 2 * WireGuard.maxQueuedPackets + WireGuard.maxQueuedHandshakes)
     let handshakes: HandshakeQueue
     private let sockets: Mutex<UDPSockets>
-    private let configuration_ = Mutex(DeviceConfig())
     private let applying = Mutex(())
     private let running = Atomic<Bool>(true)
     private let threadsAlive = Atomic<Int>(0)
@@ -110,7 +109,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
 
     // MARK: ControlTarget
 
-    public var configuration: DeviceConfig { configuration_.withLock { $0 } }
+    public var configuration: DeviceConfig { device.config }
 
     public var boundListenPort: UInt16 { sockets.withLock { $0.port } }
 
@@ -128,7 +127,6 @@ public final class Interface: ControlTarget, @unchecked Sendable {
             } else if config.fwmark != old.fwmark {
                 try sockets.withLock { (s: inout UDPSockets) throws(Errno) in try s.setFirewallMark(config.fwmark) }
             }
-            configuration_.withLock { $0 = config }
             for peer in device.apply(config, now: Clock.now()) { sendKeepalive(to: peer) }
         }
     }
@@ -341,7 +339,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
             }
             // An entry without a work item would hold its buffer until some later handshake came:
             // take one back out (a work item left without an entry is a no-op for its worker).
-            if !work.push(.handshake(slot: 0)) {
+            if !work.push(.handshake) {
                 handshakes.dropNewest()
                 counters.count(.queueFull)
             }

@@ -107,17 +107,19 @@ final class OrderedQueue: @unchecked Sendable {
     var depth: Int { state.withLock { $0.count } }
 }
 
-/// The device-wide work the workers take: crypto for a peer's slot, a handshake message, or an
-/// initiation to create. Bounded; a full queue drops, as the kernel's does.
+/// The device-wide work the workers take: crypto for a peer's slot, the oldest message in the
+/// handshake queue, or an initiation to create.
 enum Work: Sendable {
     case encrypt(Peer, slot: Int)
     case decrypt(Peer, slot: Int)
-    case handshake(slot: Int)
+    case handshake
     case initiate(Peer, isRetry: Bool)
 }
 
-final class WorkQueue: @unchecked Sendable {
-    private let items: UnsafeMutablePointer<Work?>
+/// A bounded FIFO that workers sleep on. A full queue refuses (the caller drops), as the
+/// kernel's does.
+final class WorkQueue<Item: Sendable>: @unchecked Sendable {
+    private let items: UnsafeMutablePointer<Item?>
     private let capacity: Int
     private let indices = Mutex((head: 0, count: 0))
     // Counts queued items; workers sleep on it (a futex: no system call while work is queued).
@@ -139,7 +141,7 @@ final class WorkQueue: @unchecked Sendable {
     }
 
     /// False when full (the caller drops and counts).
-    func push(_ work: Work) -> Bool {
+    func push(_ work: Item) -> Bool {
         let pushed = indices.withLock { i -> Bool in
             guard i.count < capacity else { return false }
             items[(i.head + i.count) % capacity] = work
@@ -151,9 +153,9 @@ final class WorkQueue: @unchecked Sendable {
     }
 
     /// The next item, waiting for one; nil when woken by `wake` with nothing queued.
-    func pop() -> Work? {
+    func pop() -> Item? {
         while sem_wait(available) != 0 {}
-        return indices.withLock { i -> Work? in
+        return indices.withLock { i -> Item? in
             guard i.count > 0 else { return nil }
             let work = items[i.head].take()
             i.head = (i.head + 1) % capacity

@@ -5,6 +5,8 @@ import Glibc
 public final class TunDevice: Sendable {
     public let fd: FileDescriptor
     public let name: String
+    /// For the MTU ioctls, which take any socket: opened once, since the MTU is re-read every second.
+    private let control: FileDescriptor
 
     // From <linux/if_tun.h>, which Swift does not import.
     private static let TUNSETIFF: UInt = 0x4004_54CA
@@ -23,11 +25,11 @@ public final class TunDevice: Sendable {
         try withUnsafeMutableBytes(of: &request) { (raw) throws(Errno) in try fd.ioctl(Self.TUNSETIFF, raw.baseAddress!) }
         self.fd = fd
         self.name = Self.readName(&request)
+        control = FileDescriptor(taking: try retrying { socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
         try setMTU(mtu)
     }
 
     public func setMTU(_ mtu: Int) throws(Errno) {
-        let control = FileDescriptor(taking: try retrying { socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
         var request = ifreq()
         Self.setName(&request, name)
         request.ifr_ifru.ifru_mtu = Int32(mtu)
@@ -36,7 +38,6 @@ public final class TunDevice: Sendable {
 
     /// The interface's MTU now (an administrator or wg-quick may change it under us).
     public func currentMTU() throws(Errno) -> Int {
-        let control = FileDescriptor(taking: try retrying { socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
         var request = ifreq()
         Self.setName(&request, name)
         try withUnsafeMutableBytes(of: &request) { (raw) throws(Errno) in try control.ioctl(Self.SIOCGIFMTU, raw.baseAddress!) }

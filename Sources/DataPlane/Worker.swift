@@ -86,6 +86,9 @@ extension Interface {
     func deliverReceive(_ peer: Peer, _ first: Int, _ count: Int) {
         let queue = peer.runtime.receive
         let now = Clock.now(), wall = Clock.wall()
+        // Replies leave from where the newest authenticated packet arrived: set once per run.
+        var latestLocal: LocalAddress?
+        defer { if let latestLocal { peer.runtime.stickySource = latestLocal } }
         for i in first..<first + count {
             let job = queue.job(i)
             defer { job.pointee.buffer = nil; job.pointee.keypair = nil; job.pointee.source = nil }
@@ -98,11 +101,11 @@ extension Interface {
                                             peer: peer, source: source, now: now, wallClock: wall)
             switch outcome {
             case .data(_, let range, let receipt):
-                peer.runtime.stickySource = job.pointee.local
+                latestLocal = job.pointee.local
                 do throws(Errno) { try tun.write(UnsafeRawBufferPointer(rebasing: packet[range])) } catch { counters.count(.sendFailed) }
                 follow(receipt, peer, now)
             case .keepalive(_, let receipt):
-                peer.runtime.stickySource = job.pointee.local
+                latestLocal = job.pointee.local
                 follow(receipt, peer, now)
             default:
                 counters.count(.rejected)

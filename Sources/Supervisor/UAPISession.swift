@@ -71,7 +71,6 @@ struct UAPISession {
     private func readAndApply() -> SetOutcome {
         var request = UAPISet(config: context.target.configuration)
         var rejection: UAPIError?
-        let ended = false
         reading: while true {
             let line: RequestLine
             do {
@@ -96,14 +95,14 @@ struct UAPISession {
             }
         }
         if let rejection {
-            return .replied(errno: rejection.errno, ended: ended, problem: "set rejected: \(rejection.message)")
+            return .replied(errno: rejection.errno, ended: false, problem: "set rejected: \(rejection.message)")
         }
         do {
             try context.target.apply(request.config)
         } catch {
-            return .replied(errno: -error.code, ended: ended, problem: "set failed: \(error)")
+            return .replied(errno: -error.code, ended: false, problem: "set failed: \(error)")
         }
-        return .replied(errno: 0, ended: ended, problem: nil)
+        return .replied(errno: 0, ended: false, problem: nil)
     }
 
     private func reply(errno: Int32) -> Bool {
