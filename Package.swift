@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // wgd: WireGuard in Swift for router firmware. Layers, bottom up (see docs/ARCHITECTURE.md):
-// C shims → Crypto → Protocol → (DataPlane → Supervisor) → wgd. No module imports one above it,
+// C shims → Crypto → Protocol → System → (DataPlane → Supervisor) → wgd. No module imports one above it,
 // and nothing here depends on Foundation: it would more than double the binary.
 import PackageDescription
 
@@ -33,19 +33,26 @@ let package = Package(
             dependencies: ["Crypto"],
             swiftSettings: swiftSettings
         ),
+        // Thin typed wrappers over the system calls every layer above needs: Errno, owned file
+        // descriptors, threads, poll, wake pipes, the interface-name rule.
+        .target(
+            name: "System",
+            dependencies: ["CShim"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "DataPlane",
-            dependencies: ["Protocol", "Crypto", "CShim"],
+            dependencies: ["Protocol", "Crypto", "System", "CShim"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Supervisor",
-            dependencies: ["DataPlane", "Protocol", "Crypto", "CShim"],
+            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "CShim"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "wgd",
-            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto"],
+            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto", "System"],
             swiftSettings: swiftSettings
         ),
         // Release-built benchmark: prints figures, never asserts (scripts/bench).
@@ -68,12 +75,12 @@ let package = Package(
         ),
         .testTarget(
             name: "DataPlaneTests",
-            dependencies: ["DataPlane", "Protocol", "Crypto"],
+            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "CShim"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SupervisorTests",
-            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto"],
+            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto", "System"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -74,49 +74,50 @@ int wgd_udp_receive(int fd, struct wgd_datagram *d, unsigned int count) {
     }
     int n = recvmmsg(fd, msgs, count, MSG_DONTWAIT, NULL);
     for (int i = 0; i < n; i++) {
-        d[i].length = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : msgs[i].msg_len;
+        d[i].truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+        d[i].length = d[i].truncated ? 0 : msgs[i].msg_len;
         d[i].remote_length = msgs[i].msg_hdr.msg_namelen;
         read_local(&msgs[i].msg_hdr, &d[i]);
     }
     return n;
 }
 
-int wgd_udp_send(int fd, struct wgd_datagram *d, unsigned int count) {
+/* Every datagram of a batch goes to one peer from one source, so one control message serves all. */
+int wgd_udp_send_batch(int fd, const void *iovecs, unsigned int count, const void *remote, unsigned int remote_length,
+                       int local_family, const void *local, int local_ifindex) {
     struct mmsghdr msgs[WGD_BATCH_MAX];
-    struct iovec iov[WGD_BATCH_MAX];
-    union { char buf[WGD_CONTROL_SIZE]; struct cmsghdr align; } control[WGD_BATCH_MAX];
+    union { char buf[WGD_CONTROL_SIZE]; struct cmsghdr align; } control;
+    const struct iovec *iov = iovecs;
+    size_t control_length = 0;
     if (count > WGD_BATCH_MAX) count = WGD_BATCH_MAX;
+    memset(&control, 0, sizeof(control));
+    if (local_family == AF_INET) {
+        struct cmsghdr *c = (struct cmsghdr *)control.buf;
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        memcpy(&((struct in_pktinfo *)CMSG_DATA(c))->ipi_spec_dst, local, 4);
+        control_length = CMSG_SPACE(sizeof(struct in_pktinfo));
+    } else if (local_family == AF_INET6) {
+        struct cmsghdr *c = (struct cmsghdr *)control.buf;
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+        struct in6_pktinfo *p = (struct in6_pktinfo *)CMSG_DATA(c);
+        memcpy(&p->ipi6_addr, local, 16);
+        p->ipi6_ifindex = (unsigned int)local_ifindex;
+        control_length = CMSG_SPACE(sizeof(struct in6_pktinfo));
+    }
     memset(msgs, 0, sizeof(msgs[0]) * count);
-    memset(control, 0, sizeof(control[0]) * count);
     for (unsigned int i = 0; i < count; i++) {
-        iov[i].iov_base = d[i].data;
-        iov[i].iov_len = d[i].length;
         struct msghdr *m = &msgs[i].msg_hdr;
-        m->msg_iov = &iov[i];
+        m->msg_iov = (struct iovec *)&iov[i];
         m->msg_iovlen = 1;
-        m->msg_name = d[i].remote;
-        m->msg_namelen = d[i].remote_length;
-        if (d[i].local_family == AF_INET) {
-            m->msg_control = control[i].buf;
-            m->msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
-            struct cmsghdr *c = CMSG_FIRSTHDR(m);
-            c->cmsg_level = IPPROTO_IP;
-            c->cmsg_type = IP_PKTINFO;
-            c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
-            struct in_pktinfo *p = (struct in_pktinfo *)CMSG_DATA(c);
-            memcpy(&p->ipi_spec_dst, d[i].local, 4);
-            p->ipi_ifindex = 0;
-        } else if (d[i].local_family == AF_INET6) {
-            m->msg_control = control[i].buf;
-            m->msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
-            struct cmsghdr *c = CMSG_FIRSTHDR(m);
-            c->cmsg_level = IPPROTO_IPV6;
-            c->cmsg_type = IPV6_PKTINFO;
-            c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
-            struct in6_pktinfo *p = (struct in6_pktinfo *)CMSG_DATA(c);
-            memcpy(&p->ipi6_addr, d[i].local, 16);
-            p->ipi6_ifindex = (unsigned int)d[i].local_ifindex;
-        }
+        m->msg_name = (void *)remote;
+        m->msg_namelen = remote_length;
+        /* The kernel only reads the control message: every datagram may share it. */
+        m->msg_control = control_length ? control.buf : NULL;
+        m->msg_controllen = control_length;
     }
     return sendmmsg(fd, msgs, count, 0);
 }

@@ -18,22 +18,41 @@ public final class BufferPool: @unchecked Sendable {
     private let free: Mutex<FreeStack>
     private let exhausted = Atomic<UInt64>(0)
 
+    /// Whether the slab was mapped lazily (see `init`), and so is unmapped rather than freed.
+    private let lazy: Bool
+
     /// `mtu` sizes each buffer (headroom, packet, padding and tag); `count` buffers in all.
-    public init(mtu: Int, count: Int) {
+    /// A `resident` slab is touched and locked at start: the everyday buffers. Otherwise the slab
+    /// is only reserved: a page costs memory once a packet first uses it, so a bounded class of
+    /// large buffers that a 1420-MTU router never needs costs it nothing.
+    public init(mtu: Int, count: Int, resident: Bool = true) {
         let needed = Self.headroom + mtu + WireGuard.paddingMultiple + DataLayout.tagLength
         bufferSize = (needed + 63) & ~63
         self.count = count
-        var memory: UnsafeMutableRawPointer?
-        guard posix_memalign(&memory, 4096, bufferSize * count) == 0, let memory else {
-            fatalError("wgd: cannot allocate \(bufferSize * count) bytes of packet buffers")
+        lazy = !resident
+        let bytes = bufferSize * count
+        if resident {
+            var memory: UnsafeMutableRawPointer?
+            guard posix_memalign(&memory, 4096, bytes) == 0, let memory else {
+                fatalError("wgd: cannot allocate \(bytes) bytes of packet buffers")
+            }
+            // Best effort: keep packet memory resident (it holds plaintext); fine to fail unprivileged.
+            _ = mlock(memory, bytes)
+            slab = memory
+        } else {
+            let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+            guard let memory, memory != MAP_FAILED else { fatalError("wgd: cannot reserve \(bytes) bytes of packet buffers") }
+            slab = memory
         }
-        // Best effort: keep packet memory resident (it holds plaintext); fine to fail unprivileged.
-        _ = mlock(memory, bufferSize * count)
-        slab = memory
         free = Mutex(FreeStack(count: count))
     }
 
-    deinit { Glibc.free(slab) }
+    deinit {
+        if lazy { munmap(slab, bufferSize * count) } else { Glibc.free(slab) }
+    }
+
+    /// The largest packet (IP packet or datagram payload) a buffer holds with room to pad and seal it.
+    public var packetRoom: Int { bufferSize - Self.headroom - WireGuard.paddingMultiple - DataLayout.tagLength }
 
     /// A buffer, or nil when all are in use (the caller drops its packet).
     public func take() -> PacketBuffer? {
@@ -97,6 +116,9 @@ public struct PacketBuffer: ~Copyable, @unchecked Sendable {
     }
 
     deinit { pool.give(back: index) }
+
+    /// The largest IP packet this buffer takes after its headroom, with room to pad and seal it.
+    public var packetRoom: Int { pool.packetRoom }
 
     /// The whole buffer.
     public var bytes: UnsafeMutableRawBufferPointer { pool.memory(index) }

@@ -1,5 +1,6 @@
 public import Crypto
 public import Protocol
+public import System
 
 /// What a control channel (the UAPI server in wireguard-go-compatible mode, the supervisor in
 /// router mode) may ask of a running interface: the typed control API of the data plane.

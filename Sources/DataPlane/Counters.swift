@@ -4,10 +4,10 @@ import Synchronization
 /// finer, for diagnosis).
 public final class Counters: Sendable {
     public enum Reason: Int, CaseIterable, Sendable {
-        case noBuffer, noRoute, noEndpoint, queueFull, malformed, unknownSession, authenticationFailed, rejected, sendFailed
+        case noBuffer, noRoute, noEndpoint, queueFull, malformed, tooLarge, unknownSession, authenticationFailed, rejected, sendFailed
     }
 
-    private let counts = InlineArray<9, Atomic<UInt64>> { _ in Atomic<UInt64>(0) }
+    private let counts = InlineArray<10, Atomic<UInt64>> { _ in Atomic<UInt64>(0) }
 
     func count(_ reason: Reason, _ n: UInt64 = 1) { counts[reason.rawValue].wrappingAdd(n, ordering: .relaxed) }
 

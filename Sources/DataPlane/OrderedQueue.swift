@@ -3,20 +3,6 @@ import Glibc
 import Protocol
 import Synchronization
 
-/// Where a datagram arrived (IP_PKTINFO): the local address the peer contacted, so that replies
-/// leave from it ("sticky source").
-public struct LocalAddress: Sendable, Equatable {
-    public var family: Int32 = 0        // 0: none known, let the kernel choose
-    public var bytes: (UInt64, UInt64) = (0, 0)
-    public var interfaceIndex: Int32 = 0
-
-    public static let none = LocalAddress()
-
-    public static func == (a: LocalAddress, b: LocalAddress) -> Bool {
-        a.family == b.family && a.bytes == b.bytes && a.interfaceIndex == b.interfaceIndex
-    }
-}
-
 /// One packet's journey through the crypto workers.
 struct Job: ~Copyable {
     var buffer: PacketBuffer?

@@ -1,8 +1,9 @@
 import CShim
 import Glibc
+public import System
 
 /// The TUN interface: layer-3 packets with no extra header (IFF_TUN | IFF_NO_PI).
-public final class TunDevice: Sendable {
+public final class TunDevice: Tunnel {
     public let fd: FileDescriptor
     public let name: String
     /// For the MTU ioctls, which take any socket: opened once, since the MTU is re-read every second.
@@ -17,7 +18,7 @@ public final class TunDevice: Sendable {
 
     /// Creates (or attaches to) the TUN interface `name` and sets its MTU.
     public init(name: String, mtu: Int) throws(Errno) {
-        guard !name.isEmpty, name.utf8.count < Int(IFNAMSIZ), !name.contains("/") else { throw Errno(EINVAL) }
+        guard InterfaceName.isValid(name) else { throw Errno(EINVAL) }
         let fd = FileDescriptor(taking: try retrying { open("/dev/net/tun", O_RDWR | O_CLOEXEC) })
         var request = ifreq()
         Self.setName(&request, name)

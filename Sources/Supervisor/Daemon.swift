@@ -1,4 +1,5 @@
 import DataPlane
+public import System
 import Glibc
 import Protocol
 
@@ -34,7 +35,7 @@ public enum LogLevel: Int, Sendable, Comparable {
 public enum Daemon {
     /// Runs until stopped; returns the process's exit status.
     public static func run(_ options: DaemonOptions) -> Int32 {
-        guard Self.isValid(options.interface) else {
+        guard InterfaceName.isValid(options.interface) else {
             Log.standardError("wgd: invalid interface name '\(options.interface)'")
             return 1
         }
@@ -102,11 +103,4 @@ public enum Daemon {
     /// Asks the main thread to shut down. raise(3) would signal only the calling thread, which
     /// (like every thread but the sigwait in `run`) blocks SIGTERM: the process must get it.
     private static func stopProcess() { kill(getpid(), SIGTERM) }
-
-    /// Linux interface names: 1–15 bytes, no '/', no white space, not "." or "..".
-    public static func isValid(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        return !bytes.isEmpty && bytes.count <= 15 && name != "." && name != ".."
-            && !bytes.contains { $0 == UInt8(ascii: "/") || $0 == 0 || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: ":") }
-    }
 }

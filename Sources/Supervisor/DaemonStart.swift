@@ -1,4 +1,5 @@
 import DataPlane
+import System
 import Glibc
 
 /// Daemonizing the way `wg-quick` needs it: the command returns only once the interface and

@@ -1,4 +1,5 @@
 import Glibc
+import System
 
 /// Logging as wireguard-go does it: LOG_LEVEL picks how much; to standard error in the
 /// foreground, to syslog (daemon facility) once daemonized.

@@ -1,4 +1,5 @@
 import DataPlane
+import System
 import Glibc
 
 /// The listening socket and what watches its file. Closed only by `stop()`, after the socket

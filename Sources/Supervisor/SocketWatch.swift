@@ -1,4 +1,5 @@
 import DataPlane
+import System
 import Glibc
 
 /// Notices our socket file being unlinked or renamed away by someone else: wireguard-go exits

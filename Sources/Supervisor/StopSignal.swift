@@ -1,31 +1,19 @@
 import DataPlane
+import System
 import Glibc
 
 /// A pipe that becomes readable, for good, when the server stops: every thread polls it next to
 /// its socket, so one write wakes them all at once, whatever they were waiting for.
 final class StopSignal: Sendable {
-    private let readEnd: FileDescriptor
-    private let writeEnd: FileDescriptor
+    private let pipe: WakePipe
 
-    init() throws(Errno) {
-        var ends: (Int32, Int32) = (-1, -1)
-        _ = try withUnsafeMutableBytes(of: &ends) { raw throws(Errno) in
-            try retrying { pipe(raw.baseAddress!.assumingMemoryBound(to: Int32.self)) }
-        }
-        readEnd = FileDescriptor(taking: ends.0)
-        writeEnd = FileDescriptor(taking: ends.1)
-        for fd in [ends.0, ends.1] { _ = try retrying { fcntl(fd, F_SETFD, FD_CLOEXEC) } }
-        try writeEnd.setNonBlocking()
-    }
+    init() throws(Errno) { pipe = try WakePipe() }
 
     /// The descriptor to poll for POLLIN.
-    var pollable: Int32 { readEnd.rawValue }
+    var pollable: Int32 { pipe.pollable }
 
     /// Never read back: the pipe stays readable. Raising twice is harmless.
-    func raise() {
-        var byte: UInt8 = 1
-        _ = try? withUnsafeBytes(of: &byte) { bytes throws(Errno) in try writeEnd.write(bytes) }
-    }
+    func raise() { pipe.signal() }
 }
 
 /// What a wait ended with.

@@ -1,4 +1,5 @@
 import DataPlane
+import System
 import Glibc
 
 /// Which file a path names, so that we never unlink a socket some other daemon bound after ours

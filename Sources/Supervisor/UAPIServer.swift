@@ -1,10 +1,11 @@
 public import DataPlane
+public import System
 import Glibc
 import Synchronization
 
 /// Why a UAPI server could not start.
 public enum UAPIServerError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// Empty, longer than IFNAMSIZ-1 (15) bytes, or containing '/' or NUL.
+    /// Not a name the kernel would accept for an interface (`InterfaceName`).
     case invalidName(String)
     /// Another daemon answers on this socket; it was left alone.
     case alreadyRunning(String)
@@ -40,7 +41,7 @@ public final class UAPIServer: Sendable {
                 readTimeoutMilliseconds: Int32 = 10_000, maxConnections: Int = 32,
                 onSocketDeleted: @escaping @Sendable () -> Void = {},
                 log: @escaping @Sendable (String) -> Void = { _ in }) throws(UAPIServerError) {
-        guard !name.isEmpty, name.utf8.count <= 15, !name.contains("/"), !name.utf8.contains(0) else {
+        guard InterfaceName.isValid(name) else {
             throw .invalidName(name)
         }
         let path = (directory.hasSuffix("/") ? directory : directory + "/") + name + ".sock"

@@ -1,4 +1,5 @@
 import DataPlane
+import System
 import Protocol
 
 /// The protocol on one connection: operations one after another until the client closes,

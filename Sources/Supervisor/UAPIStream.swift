@@ -1,4 +1,5 @@
 import DataPlane
+import System
 import Glibc
 
 /// Why a connection's stream ended.

@@ -1,5 +1,6 @@
 import CShim
 import DataPlane
+import System
 import Glibc
 
 /// `struct ucred` as SO_PEERCRED fills it. Glibc's module only declares it under _GNU_SOURCE,

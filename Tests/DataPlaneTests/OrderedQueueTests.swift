@@ -1,4 +1,5 @@
 import Glibc
+import System
 import Synchronization
 import Testing
 @testable import DataPlane

@@ -33,13 +33,18 @@ struct wgd_datagram {
     unsigned char local[16];       /* the local address (4 or 16 bytes, network order) */
     int local_family;              /* 0 = unknown/any, AF_INET or AF_INET6 */
     int local_ifindex;
+    int truncated;                 /* receive: the datagram was larger than capacity (length is 0) */
 };
 
 /* Receive up to `count` datagrams without blocking past the first; returns how many, or -1 and
  * errno. Truncated datagrams are reported with length 0 (dropped by the caller). */
 int wgd_udp_receive(int fd, struct wgd_datagram *datagrams, unsigned int count);
-/* Send `count` datagrams; returns how many were sent, or -1 and errno. */
-int wgd_udp_send(int fd, struct wgd_datagram *datagrams, unsigned int count);
+/* Send `count` datagrams (data, length pairs laid out as struct iovec) to one destination
+ * (`remote`: a sockaddr_in or sockaddr_in6 of `remote_length` bytes), from the local address
+ * `local` (4 or 16 bytes, network order) when `local_family` is AF_INET or AF_INET6, else from
+ * whatever the routing table picks. Returns how many were sent, or -1 and errno. */
+int wgd_udp_send_batch(int fd, const void *iovecs, unsigned int count, const void *remote, unsigned int remote_length,
+                       int local_family, const void *local, int local_ifindex);
 /* Ask the kernel for IP_PKTINFO / IPV6_RECVPKTINFO on a socket of `family`. */
 int wgd_udp_enable_pktinfo(int fd, int family);
 

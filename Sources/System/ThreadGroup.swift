@@ -3,13 +3,13 @@ import Glibc
 /// Counts running threads so that `stop()` can wait for them: `Threads.spawn` makes detached
 /// threads, which cannot be joined. A pthread mutex and condition, because Synchronization's
 /// Mutex has no way to sleep until a count reaches zero.
-final class ThreadGroup: @unchecked Sendable {
+public final class ThreadGroup: @unchecked Sendable {
     // Heap-allocated: pthread objects must not move, and a class's stored properties may.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let drained = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var running = 0  // guarded by mutex
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(drained, nil)
     }
@@ -22,7 +22,7 @@ final class ThreadGroup: @unchecked Sendable {
     }
 
     /// Counts one more thread unless `limit` are already running; false means "refuse it".
-    func enter(limit: Int = .max) -> Bool {
+    public func enter(limit: Int = .max) -> Bool {
         locked {
             guard running < limit else { return false }
             running += 1
@@ -31,9 +31,9 @@ final class ThreadGroup: @unchecked Sendable {
     }
 
     /// Threads counted now.
-    var count: Int { locked { running } }
+    public var count: Int { locked { running } }
 
-    func leave() {
+    public func leave() {
         locked {
             running -= 1
             if running == 0 { pthread_cond_broadcast(drained) }
@@ -41,7 +41,7 @@ final class ThreadGroup: @unchecked Sendable {
     }
 
     /// Returns once no thread is counted.
-    func wait() {
+    public func wait() {
         pthread_mutex_lock(mutex)
         while running > 0 { pthread_cond_wait(drained, mutex) }
         pthread_mutex_unlock(mutex)

@@ -1,0 +1,165 @@
+import Glibc
+import Protocol
+import System
+
+/// The receive path (the kernel's receive.c): datagrams in batches, data to the peer's ordered
+/// receive queue, handshake messages to the handshake queue, decryption on any worker, and
+/// in-order delivery to the tunnel.
+extension Interface {
+    func udpLoop() {
+        let batch = 32
+        let slots = UnsafeMutablePointer<ReceivedDatagram>.allocate(capacity: batch)
+        slots.initialize(repeating: ReceivedDatagram(), count: batch)
+        let buffers = UnsafeMutablePointer<PacketBuffer?>.allocate(capacity: batch)
+        for i in 0..<batch { (buffers + i).initialize(to: nil) }
+        // Where a datagram goes when no buffer is free: received and dropped, so the socket
+        // never spins on it.
+        let sink = UnsafeMutableRawBufferPointer.allocate(byteCount: largePool.bufferSize, alignment: 64)
+        defer {
+            buffers.deinitialize(count: batch); buffers.deallocate()
+            slots.deinitialize(count: batch); slots.deallocate()
+            sink.deallocate()
+        }
+        while isRunning {
+            guard let sockets = currentSockets() else { usleep(50_000); continue }
+            let now = Clock.now()
+            var filled = 0
+            while filled < batch {
+                if buffers[filled] == nil, let fresh = takeDatagramBuffer(now: now) { buffers[filled] = consume fresh }
+                guard let bytes = buffers[filled]?.bytes else { break }
+                slots[filled] = ReceivedDatagram()
+                slots[filled].data = bytes.baseAddress
+                slots[filled].capacity = bytes.count
+                filled += 1
+            }
+            if filled == 0 {
+                slots[0] = ReceivedDatagram()
+                slots[0].data = sink.baseAddress
+                slots[0].capacity = sink.count
+                if sockets.receive(UnsafeMutableBufferPointer(start: slots, count: 1), waitingAtMost: 250) > 0 { counters.count(.noBuffer) }
+                continue
+            }
+            let received = sockets.receive(UnsafeMutableBufferPointer(start: slots, count: filled), waitingAtMost: 250)
+            guard received > 0 else { continue }
+            let arrived = Clock.now()
+            for i in 0..<received { take(slots[i], buffers[i].take(), now: arrived) }
+        }
+    }
+
+    private func take(_ datagram: ReceivedDatagram, _ buffer: consuming PacketBuffer?, now: Instant) {
+        if datagram.truncated {
+            lastTruncation.store(now.nanoseconds, ordering: .relaxed)
+            counters.count(.tooLarge)
+            return
+        }
+        guard datagram.length > 0, var buffer, let source = datagram.source else {
+            counters.count(.malformed)
+            return
+        }
+        buffer.start = 0
+        buffer.length = datagram.length
+        dispatch(buffer, source: source, local: datagram.local, now: now)
+    }
+
+    private func dispatch(_ buffer: consuming PacketBuffer, source: Endpoint, local: LocalAddress, now: Instant) {
+        let packet = UnsafeRawBufferPointer(buffer.packet)
+        switch Messages.classify(packet) {
+        case .data?:
+            guard let (keypair, peer) = device.keypair(for: packet, now: now) else { counters.count(.unknownSession); return }
+            let queue = peer.runtime.receive
+            guard let slot = queue.reserve() else { counters.count(.queueFull); return }
+            let job = queue.job(slot)
+            job.pointee.buffer = consume buffer
+            job.pointee.keypair = keypair
+            job.pointee.source = source
+            job.pointee.local = local
+            job.pointee.authenticated = false
+            submit(.decrypt(peer, slot: slot), slot: slot, of: queue)
+        case .initiation?, .response?, .cookieReply?:
+            guard handshakes.push(buffer, source: source, local: local) else {
+                counters.count(.queueFull)
+                return
+            }
+            // An entry without a work item would hold its buffer until some later handshake came:
+            // take one back out (a work item left without an entry is a no-op for its worker).
+            if !work.push(.handshake) {
+                handshakes.dropNewest()
+                counters.count(.queueFull)
+            }
+        case nil:
+            counters.count(.malformed)
+        }
+    }
+
+    // MARK: on a worker
+
+    func decrypt(_ peer: Peer, _ slot: Int, _ context: inout WorkerContext) {
+        let queue = peer.runtime.receive
+        let job = queue.job(slot)
+        if let keypair = job.pointee.keypair, let packet = job.pointee.buffer?.packet,
+           let (counter, length) = keypair.open(packet, using: context.aead) {
+            job.pointee.counter = counter
+            job.pointee.length = length
+            job.pointee.authenticated = true
+        }
+        queue.finish(slot) { first, count in deliverReceive(peer, first, count) }
+    }
+
+    /// Hands a run of decrypted packets of one peer to the tunnel, in order.
+    func deliverReceive(_ peer: Peer, _ first: Int, _ count: Int) {
+        let queue = peer.runtime.receive
+        let now = Clock.now(), wall = Clock.wall()
+        // Replies leave from where the newest authenticated packet arrived: set once per run.
+        var latestLocal: LocalAddress?
+        defer { if let latestLocal { peer.runtime.stickySource = latestLocal } }
+        for i in first..<first + count {
+            let job = queue.job(i)
+            defer { job.pointee.buffer = nil; job.pointee.keypair = nil; job.pointee.source = nil }
+            guard job.pointee.authenticated, let keypair = job.pointee.keypair, let source = job.pointee.source,
+                  let packet = job.pointee.buffer?.packet else {
+                counters.count(.authenticationFailed)
+                continue
+            }
+            let outcome = device.finishData(packet, plaintextLength: job.pointee.length, counter: job.pointee.counter, keypair: keypair,
+                                            peer: peer, source: source, now: now, wallClock: wall)
+            switch outcome {
+            case .data(_, let range, let receipt):
+                latestLocal = job.pointee.local
+                do throws(Errno) { try tun.write(UnsafeRawBufferPointer(rebasing: packet[range])) } catch { counters.count(.sendFailed) }
+                follow(receipt, peer, now)
+            case .keepalive(_, let receipt):
+                latestLocal = job.pointee.local
+                follow(receipt, peer, now)
+            default:
+                counters.count(.rejected)
+            }
+        }
+    }
+
+    private func follow(_ receipt: Peer.DataReceipt, _ peer: Peer, _ now: Instant) {
+        if receipt.sessionConfirmed { sendStaged(peer, now: now) }
+        if receipt.wantsHandshake { requestHandshake(peer, isRetry: false) }
+    }
+
+    func handshake(_ context: inout WorkerContext) {
+        let now = Clock.now()
+        guard let entry = handshakes.pop(now: now), let source = entry.source, let packet = entry.packet else { return }
+        let local = entry.local
+        let outcome = device.receive(packet, from: source, underLoad: entry.underLoad, reply: context.message,
+                                     now: now, wallClock: Clock.wall(), using: context.aead)
+        switch outcome {
+        case .reply(let length, let peer):
+            if let peer { peer.runtime.stickySource = local }
+            context.datagrams[0] = iovec(iov_base: context.message.baseAddress!, iov_len: length)
+            send(UnsafeBufferPointer(start: context.datagrams, count: 1), to: source, peer: peer, from: local)
+        case .sessionReady(let peer):
+            peer.runtime.stickySource = local
+            // Staged packets confirm the session; with none, a keepalive does (the kernel's way).
+            if peer.runtime.stagedCount > 0 { sendStaged(peer, now: now) } else { sendKeepalive(to: peer) }
+        case .cookieStored:
+            break
+        default:
+            counters.count(.rejected)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+public import System
+
+/// The tunnel side of an interface: layer-3 packets in and out (wireguard-go's tun.Device). The
+/// real one is `TunDevice`; tests pass an in-memory one, so that whole interfaces run in-process.
+public protocol Tunnel: AnyObject, Sendable {
+    var name: String { get }
+    /// Reads one packet into `buffer`; nil when nothing came within `milliseconds`. An error
+    /// other than EINTR/EAGAIN means the device is gone.
+    func read(into buffer: UnsafeMutableRawBufferPointer, waitingAtMost milliseconds: Int32) throws(Errno) -> Int?
+    func write(_ packet: UnsafeRawBufferPointer) throws(Errno)
+    /// The device's MTU now: an administrator or wg-quick may change it under us.
+    func currentMTU() throws(Errno) -> Int
+}

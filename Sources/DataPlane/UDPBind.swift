@@ -1,0 +1,191 @@
+import CShim
+public import Glibc
+public import Protocol
+public import System
+import Synchronization
+
+/// The kernel's UDP sockets: one IPv4 and one IPv6 (v6-only) socket on the same port, each
+/// asking for the local address a datagram arrived on, so that replies leave from it.
+public struct UDPBind: Bind {
+    public init() {}
+
+    public func open(port: UInt16, fwmark: UInt32) throws(Errno) -> any BoundSockets {
+        try UDPSockets(port: port, fwmark: fwmark)
+    }
+}
+
+/// The sockets of one bind. Their descriptors never leave this object: every use happens inside
+/// a method that holds a use count, and `close` closes them only once the count is zero, so a
+/// port change can never close a descriptor another thread is about to use (or reuse its number).
+final class UDPSockets: BoundSockets {
+    let port: UInt16
+    private let v4: Int32
+    private let v6: Int32  // -1 without IPv6
+    private let wake: WakePipe
+    /// Twice the number of calls in progress, plus 1 once closing started.
+    private let uses = Atomic<Int>(0)
+    private let descriptorsClosed = Atomic<Bool>(false)
+    /// Which socket a receive tries first: alternated, so neither family starves the other.
+    private let preferV6 = Atomic<Bool>(false)
+
+    /// How often a random port is drawn again when IPv6 has the one IPv4 got.
+    static let randomPortAttempts = 100
+
+    init(port: UInt16, fwmark: UInt32) throws(Errno) {
+        wake = try WakePipe()
+        var attempt = 1
+        while true {
+            do {
+                (v4, v6, self.port) = try Self.openPair(port: port, fwmark: fwmark)
+                return
+            } catch where port == 0 && error == .addressInUse && attempt < Self.randomPortAttempts {
+                // The kernel picked a port for IPv4 that something holds on IPv6: pick again
+                // rather than fail a request that named no port (the kernel's set_port loops too).
+                attempt += 1
+            }
+        }
+    }
+
+    /// An IPv4 socket on `port` and an IPv6 one on the port IPv4 got; IPv6 may be absent (a
+    /// kernel without it, or disabled): then IPv4 only, and v6 is -1.
+    private static func openPair(port: UInt16, fwmark: UInt32) throws(Errno) -> (Int32, Int32, UInt16) {
+        let v4 = try open(family: AF_INET, port: port, fwmark: fwmark)
+        let bound = try boundPort(v4.rawValue)
+        var v6: Int32 = -1
+        do {
+            v6 = try open(family: AF_INET6, port: bound, fwmark: fwmark).release()
+        } catch where error.code == EAFNOSUPPORT || error.code == EADDRNOTAVAIL {
+            v6 = -1
+        }
+        return (v4.release(), v6, bound)
+    }
+
+    deinit { closeDescriptors() }
+
+    // MARK: BoundSockets
+
+    func receive(_ batch: UnsafeMutableBufferPointer<ReceivedDatagram>, waitingAtMost milliseconds: Int32) -> Int {
+        guard enter() else { return 0 }
+        defer { leave() }
+        var poll = PollSet()
+        let first = preferV6.load(ordering: .relaxed) && v6 >= 0 ? v6 : v4
+        let second = first == v4 ? v6 : v4
+        poll.add(first)
+        poll.add(second)
+        poll.add(wake.pollable)
+        guard (try? poll.wait(milliseconds: milliseconds)) ?? 0 > 0, !poll.isReady(2) else { return 0 }
+        preferV6.store(first == v4, ordering: .relaxed)
+        let fd = poll.isReady(0) ? first : second
+        return Self.receiveBatch(fd, batch)
+    }
+
+    func send(_ datagrams: UnsafeBufferPointer<iovec>, to endpoint: Endpoint, from source: LocalAddress) throws(Errno) -> Int {
+        guard enter() else { throw Errno.badFileDescriptor }
+        defer { leave() }
+        let isV4 = endpoint.sendingAddress.isV4
+        let fd = isV4 ? v4 : v6
+        guard fd >= 0 else { throw Errno(EAFNOSUPPORT) }
+        var remote = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let remoteLength = withUnsafeMutableBytes(of: &remote) { endpoint.writeSockaddr(into: $0.baseAddress!) }
+        // The sticky source only for the family it belongs to.
+        let family = source.family == (isV4 ? AF_INET : AF_INET6) ? source.family : 0
+        var local = source.bytes
+        let sent = withUnsafeBytes(of: &remote) { r in
+            withUnsafeBytes(of: &local) { l in
+                wgd_udp_send_batch(fd, datagrams.baseAddress, UInt32(datagrams.count), r.baseAddress, remoteLength,
+                                   family, l.baseAddress, source.interfaceIndex)
+            }
+        }
+        if sent < 0 { throw Errno.current }
+        return Int(sent)
+    }
+
+    func setFirewallMark(_ mark: UInt32) throws(Errno) {
+        guard enter() else { throw Errno.badFileDescriptor }
+        defer { leave() }
+        var mark = mark
+        for fd in [v4, v6] where fd >= 0 {
+            _ = try retrying { setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, socklen_t(MemoryLayout<UInt32>.size)) }
+        }
+    }
+
+    /// Wakes a receiver, waits (a second at most) for calls in progress to return, and closes the
+    /// sockets, releasing the port. Should a call still be running then, the descriptors close
+    /// when the last reference goes instead.
+    func close() {
+        guard uses.bitwiseOr(1, ordering: .acquiringAndReleasing).oldValue & 1 == 0 else { return }
+        wake.signal()
+        for _ in 0..<1000 where uses.load(ordering: .acquiring) != 1 { usleep(1000) }
+        if uses.load(ordering: .acquiring) == 1 { closeDescriptors() }
+    }
+
+    private func enter() -> Bool {
+        guard uses.wrappingAdd(2, ordering: .acquiring).oldValue & 1 == 0 else {
+            leave()
+            return false
+        }
+        return true
+    }
+
+    private func leave() { uses.wrappingSubtract(2, ordering: .releasing) }
+
+    private func closeDescriptors() {
+        guard !descriptorsClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        _ = Glibc.close(v4)
+        if v6 >= 0 { _ = Glibc.close(v6) }
+    }
+
+    // MARK: setup
+
+    private static func open(family: Int32, port: UInt16, fwmark: UInt32) throws(Errno) -> FileDescriptor {
+        let fd = FileDescriptor(taking: try retrying { Glibc.socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
+        if family == AF_INET6 { try fd.setSocketOption(Int32(IPPROTO_IPV6), IPV6_V6ONLY, Int32(1)) }
+        if fwmark != 0 { try fd.setSocketOption(SOL_SOCKET, SO_MARK, fwmark) }
+        _ = try retrying { wgd_udp_enable_pktinfo(fd.rawValue, family) }
+        // Room for bursts while the workers are busy.
+        try? fd.setSocketOption(SOL_SOCKET, SO_RCVBUF, Int32(4 << 20))
+        try? fd.setSocketOption(SOL_SOCKET, SO_SNDBUF, Int32(4 << 20))
+        var storage = sockaddr_storage()
+        let length: UInt32 = withUnsafeMutableBytes(of: &storage) { out in
+            let any: Endpoint = family == AF_INET
+                ? Endpoint(address: .v4(IPv4Address(value: 0)), port: port)
+                : Endpoint(address: .v6(IPv6Address(high: 0, low: 0)), port: port)
+            return any.writeSockaddr(into: out.baseAddress!)
+        }
+        _ = try retrying { withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd.rawValue, $0, length) } } }
+        return fd
+    }
+
+    private static func boundPort(_ fd: Int32) throws(Errno) -> UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = try retrying { withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } } }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    // MARK: receiving
+
+    /// recvmmsg into the slots' buffers; the kernel's view of each datagram becomes Swift values.
+    private static func receiveBatch(_ fd: Int32, _ batch: UnsafeMutableBufferPointer<ReceivedDatagram>) -> Int {
+        let count = min(batch.count, 64)
+        return withUnsafeTemporaryAllocation(of: wgd_datagram.self, capacity: count) { raw in
+            for i in 0..<count {
+                raw[i] = wgd_datagram()
+                raw[i].data = batch[i].data
+                raw[i].capacity = UInt32(batch[i].capacity)
+            }
+            let received = Int(wgd_udp_receive(fd, raw.baseAddress!, UInt32(count)))
+            guard received > 0 else { return 0 }
+            for i in 0..<received {
+                var d = raw[i]
+                batch[i].length = Int(d.length)
+                batch[i].truncated = d.truncated != 0
+                batch[i].source = withUnsafeBytes(of: &d.remote) { Endpoint(sockaddr: $0.baseAddress!, length: Int(d.remote_length)) }
+                var local = LocalAddress(family: d.local_family, interfaceIndex: d.local_ifindex)
+                withUnsafeBytes(of: &d.local) { src in withUnsafeMutableBytes(of: &local.bytes) { $0.copyMemory(from: src) } }
+                batch[i].local = local
+            }
+            return received
+        }
+    }
+}
