@@ -137,13 +137,17 @@ public final class Interface: ControlTarget, @unchecked Sendable {
         mtu.load(ordering: .relaxed) > pool.packetRoom ? largePool.take() : pool.take()
     }
 
-    /// A buffer for the next datagram: a large one while the MTU is large or a datagram lately
-    /// came in too large (a peer's MTU may exceed ours), else an everyday one.
-    func takeDatagramBuffer(now: Instant) -> PacketBuffer? {
+    /// The buffer size for the next datagrams: large while the MTU is large or a datagram lately
+    /// came in too large (a peer's MTU may exceed ours), else everyday.
+    func datagramBufferSize(now: Instant) -> Int {
         let truncated = lastTruncation.load(ordering: .relaxed)
         let recently = truncated != 0 && now.nanoseconds &- truncated < Self.largeDatagramHold
-        if recently || mtu.load(ordering: .relaxed) > pool.packetRoom { return largePool.take() ?? pool.take() }
-        return pool.take()
+        return recently || mtu.load(ordering: .relaxed) > pool.packetRoom ? largePool.bufferSize : pool.bufferSize
+    }
+
+    /// A buffer of that size; an everyday one when the large class is used up.
+    func takeBuffer(size: Int) -> PacketBuffer? {
+        size == largePool.bufferSize ? largePool.take() ?? pool.take() : pool.take()
     }
 
     /// How long one oversized datagram keeps the receiver on large buffers: 10 s.

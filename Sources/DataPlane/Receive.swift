@@ -8,8 +8,8 @@ import System
 extension Interface {
     func udpLoop() {
         let batch = 32
-        let slots = UnsafeMutablePointer<ReceivedDatagram>.allocate(capacity: batch)
-        slots.initialize(repeating: ReceivedDatagram(), count: batch)
+        let datagrams = UnsafeMutablePointer<ReceivedDatagram>.allocate(capacity: batch)
+        datagrams.initialize(repeating: ReceivedDatagram(), count: batch)
         let buffers = UnsafeMutablePointer<PacketBuffer?>.allocate(capacity: batch)
         for i in 0..<batch { (buffers + i).initialize(to: nil) }
         // Where a datagram goes when no buffer is free: received and dropped, so the socket
@@ -17,32 +17,38 @@ extension Interface {
         let sink = UnsafeMutableRawBufferPointer.allocate(byteCount: largePool.bufferSize, alignment: 64)
         defer {
             buffers.deinitialize(count: batch); buffers.deallocate()
-            slots.deinitialize(count: batch); slots.deallocate()
+            datagrams.deinitialize(count: batch); datagrams.deallocate()
             sink.deallocate()
         }
         while isRunning {
             guard let sockets = currentSockets() else { usleep(50_000); continue }
-            let now = Clock.now()
+            let size = datagramBufferSize(now: Clock.now())
+            // Large buffers are few: the receiver holds a quarter of them at most, so that the
+            // tunnel and the queues keep the rest.
+            let slots = size == largePool.bufferSize ? min(batch, max(1, largePool.count / 4)) : batch
+            for i in slots..<batch { buffers[i] = nil }
             var filled = 0
-            while filled < batch {
-                if buffers[filled] == nil, let fresh = takeDatagramBuffer(now: now) { buffers[filled] = consume fresh }
+            while filled < slots {
+                // A buffer of the other class waits in this slot from before a change: swap it.
+                if let held = buffers[filled]?.bytes.count, held != size { buffers[filled] = nil }
+                if buffers[filled] == nil, let fresh = takeBuffer(size: size) { buffers[filled] = consume fresh }
                 guard let bytes = buffers[filled]?.bytes else { break }
-                slots[filled] = ReceivedDatagram()
-                slots[filled].data = bytes.baseAddress
-                slots[filled].capacity = bytes.count
+                datagrams[filled] = ReceivedDatagram()
+                datagrams[filled].data = bytes.baseAddress
+                datagrams[filled].capacity = bytes.count
                 filled += 1
             }
             if filled == 0 {
-                slots[0] = ReceivedDatagram()
-                slots[0].data = sink.baseAddress
-                slots[0].capacity = sink.count
-                if sockets.receive(UnsafeMutableBufferPointer(start: slots, count: 1), waitingAtMost: 250) > 0 { counters.count(.noBuffer) }
+                datagrams[0] = ReceivedDatagram()
+                datagrams[0].data = sink.baseAddress
+                datagrams[0].capacity = sink.count
+                if sockets.receive(UnsafeMutableBufferPointer(start: datagrams, count: 1), waitingAtMost: 250) > 0 { counters.count(.noBuffer) }
                 continue
             }
-            let received = sockets.receive(UnsafeMutableBufferPointer(start: slots, count: filled), waitingAtMost: 250)
+            let received = sockets.receive(UnsafeMutableBufferPointer(start: datagrams, count: filled), waitingAtMost: 250)
             guard received > 0 else { continue }
             let arrived = Clock.now()
-            for i in 0..<received { take(slots[i], buffers[i].take(), now: arrived) }
+            for i in 0..<received { take(datagrams[i], buffers[i].take(), now: arrived) }
         }
     }
 

@@ -1,0 +1,250 @@
+import Crypto
+import Glibc
+import Protocol
+import Synchronization
+import System
+import Testing
+@testable import DataPlane
+
+/// One host of an in-process test: an Interface over an in-memory tunnel and network.
+final class TestHost: @unchecked Sendable {
+    let tunnel: MemoryTunnel
+    let host: MemoryHost
+    let interface: Interface
+    let key = PrivateKey.generate()
+    let inner: String
+    var config = DeviceConfig()
+
+    init(_ network: MemoryNetwork, outer: String, inner: String, port: UInt16) throws {
+        tunnel = MemoryTunnel(name: "mem-\(inner)")
+        host = MemoryHost(IPAddress(outer)!)
+        self.inner = inner
+        var options = InterfaceOptions()
+        options.buffers = 512
+        options.largeBuffers = 16
+        interface = try Interface(tunnel: tunnel, bind: MemoryBind(network: network, host: host), options: options)
+        try interface.start()
+        config.setPrivateKey(key)
+        config.listenPort = port
+        try interface.apply(config)
+    }
+
+    deinit { interface.stop() }
+
+    var publicKey: PublicKey { key.publicKey }
+    var endpoint: Endpoint { Endpoint(address: host.primary, port: interface.boundListenPort) }
+    var sockets: MemorySockets? { interface.currentSockets() as? MemorySockets }
+
+    /// Makes `other` a peer owning its inner /32, with its endpoint if `knowing`.
+    func add(_ other: TestHost, knowing: Bool = true, keepalive: UInt16 = 0) throws {
+        config.addPeer(other.publicKey)
+        config.updatePeer(other.publicKey) { peer in
+            if knowing { peer.endpoint = other.endpoint }
+            peer.persistentKeepaliveInterval = keepalive
+        }
+        config.addAllowedIP(IPPrefix("\(other.inner)/32")!, to: other.publicKey)
+        try interface.apply(config)
+    }
+
+    func remove(_ other: TestHost) throws {
+        config.removePeer(other.publicKey)
+        try interface.apply(config)
+    }
+
+    func peer(_ other: TestHost) -> Peer? { interface.device.peer(other.publicKey) }
+
+    /// An IP packet from us to `other` carrying `tag`, into our tunnel.
+    func send(to other: TestHost, tag: UInt8, size: Int = 64) {
+        tunnel.inject(udpPacket(from: inner, to: other.inner, tag: tag, size: size))
+    }
+}
+
+/// A minimal IPv4/UDP packet whose first payload byte is `tag`.
+func udpPacket(from source: String, to destination: String, tag: UInt8, size: Int = 64) -> [UInt8] {
+    var packet = [UInt8](repeating: 0, count: max(size, 29))
+    packet[0] = 0x45
+    packet[2] = UInt8(packet.count >> 8); packet[3] = UInt8(packet.count & 0xff)
+    packet[8] = 64; packet[9] = 17
+    let s = IPv4Address(source)!.value, d = IPv4Address(destination)!.value
+    for i in 0..<4 {
+        packet[12 + i] = UInt8(truncatingIfNeeded: s >> (24 - 8 * UInt32(i)))
+        packet[16 + i] = UInt8(truncatingIfNeeded: d >> (24 - 8 * UInt32(i)))
+    }
+    packet[28] = tag
+    return packet
+}
+
+/// Two hosts that know each other: a (198.51.100.1, inner 192.0.2.1) and b.
+func makePair(_ network: MemoryNetwork) throws -> (TestHost, TestHost) {
+    let a = try TestHost(network, outer: "198.51.100.1", inner: "192.0.2.1", port: 51820)
+    let b = try TestHost(network, outer: "198.51.100.2", inner: "192.0.2.2", port: 51821)
+    try a.add(b)
+    try b.add(a)
+    return (a, b)
+}
+
+/// Waits (bounded) until `condition` holds.
+func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
+    for _ in 0..<Int(seconds * 100) {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
+}
+
+/// Whole interfaces in-process: handshakes, data both ways, staging, rebinding, sticky sources
+/// and peer removal, over an in-memory tunnel and network (no kernel, no root).
+@Suite(.serialized) struct InterfaceTests {
+    @Test func handshakeAndTrafficBothWays() throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network)
+        a.send(to: b, tag: 1)
+        let there = try #require(b.tunnel.delivered())
+        #expect(there == udpPacket(from: a.inner, to: b.inner, tag: 1))
+        b.send(to: a, tag: 2)
+        let back = try #require(a.tunnel.delivered())
+        #expect(back[28] == 2)
+        #expect(a.peer(b)?.status.lastHandshake != .zero)
+        #expect(b.peer(a)?.status.lastHandshake != .zero)
+        // b learned a's endpoint from the handshake.
+        #expect(b.peer(a)?.endpoint == a.endpoint)
+    }
+
+    @Test func stagedPacketsLeaveInOrderOnceTheSessionExists() throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network)
+        for tag in 0..<40 { a.send(to: b, tag: UInt8(tag)) }
+        var tags: [UInt8] = []
+        while tags.count < 40, let packet = b.tunnel.delivered() { tags.append(packet[28]) }
+        #expect(tags == (0..<40).map(UInt8.init))
+    }
+
+    @Test func fullSizeAndLargePackets() throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network)
+        for host in [a, b] { host.tunnel.mtu.store(9000, ordering: .relaxed) }
+        usleep(1_200_000)  // the timer thread re-reads the MTU every second
+        a.send(to: b, tag: 7, size: 1500)
+        #expect(try #require(b.tunnel.delivered()).count == 1500)
+        a.send(to: b, tag: 8, size: 9000)
+        #expect(try #require(b.tunnel.delivered()).count == 9000)
+        // b back at 1420 still takes a's large datagrams: a truncated one switches it to large
+        // buffers (the first is lost, as on a real link the retransmission would carry it).
+        b.tunnel.mtu.store(1420, ordering: .relaxed)
+        usleep(1_200_000)
+        a.send(to: b, tag: 9, size: 9000)
+        _ = b.tunnel.delivered(waitingAtMost: 500)
+        a.send(to: b, tag: 10, size: 9000)
+        #expect(try #require(b.tunnel.delivered())[28] == 10)
+        #expect(b.interface.counters[.tooLarge] <= 1)
+    }
+
+    @Test func listenPortChangeReleasesTheOldPortAndTrafficFollows() throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network)
+        a.send(to: b, tag: 1)
+        _ = try #require(b.tunnel.delivered())
+        let old = a.endpoint
+        a.config.listenPort = 52000
+        try a.interface.apply(a.config)
+        #expect(!network.isBound(old))
+        #expect(network.isBound(Endpoint(address: a.host.primary, port: 52000)))
+        #expect(a.interface.boundListenPort == 52000)
+        // a's next packet comes from the new port; b roams to it and answers there.
+        a.send(to: b, tag: 2)
+        #expect(try #require(b.tunnel.delivered())[28] == 2)
+        #expect(b.peer(a)?.endpoint == Endpoint(address: a.host.primary, port: 52000))
+        b.send(to: a, tag: 3)
+        #expect(try #require(a.tunnel.delivered())[28] == 3)
+        // A port someone holds is refused, and the old port stays.
+        let squatter = try MemoryBind(network: network, host: MemoryHost(a.host.primary)).open(port: 52100, fwmark: 0)
+        a.config.listenPort = 52100
+        #expect(throws: Errno.addressInUse) { try a.interface.apply(a.config) }
+        #expect(a.interface.boundListenPort == 52000)
+        squatter.close()
+        a.config.listenPort = 52000
+    }
+
+    @Test func releasedSocketsFreeThePortAtOnce() throws {
+        let network = MemoryNetwork()
+        let (a, _) = try makePair(network)
+        let endpoint = a.endpoint
+        a.interface.releaseSockets()
+        #expect(!network.isBound(endpoint))
+        #expect(a.interface.boundListenPort == 0)
+        // Another daemon can take the port right away.
+        let next = try MemoryBind(network: network, host: MemoryHost(a.host.primary)).open(port: endpoint.port, fwmark: 0)
+        #expect(next.port == endpoint.port)
+        next.close()
+    }
+
+    @Test func aVanishedStickySourceIsForgottenAndTheSendRetried() throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network)
+        // b's datagrams arrive on a secondary address of b's host: b replies from it.
+        let secondary = IPAddress("198.51.100.22")!
+        b.host.addresses.withLock { $0.append(secondary) }
+        b.host.arrivesOn.withLock { $0 = secondary }
+        a.send(to: b, tag: 1)
+        _ = try #require(b.tunnel.delivered())
+        #expect(try #require(b.peer(a)).runtime.stickySource == LocalAddress(secondary))
+        // The address goes away: b's next send from it is refused; it falls back and gets through.
+        b.host.addresses.withLock { $0.removeAll { $0 == secondary } }
+        b.send(to: a, tag: 2)
+        #expect(try #require(a.tunnel.delivered())[28] == 2)
+        #expect(try #require(b.peer(a)).runtime.stickySource == .none || b.host.arrivesOn.withLock { $0 } != nil)
+        let lastSend = try #require(b.sockets?.sends.withLock { $0.last })
+        #expect(lastSend.from == .none)
+    }
+
+    @Test func removingAPeerUnderTrafficLeavesNothingOfIt() throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network)
+        a.send(to: b, tag: 0)
+        _ = try #require(b.tunnel.delivered())
+        let removed = try #require(a.peer(b))
+        // Traffic both ways while a drops b.
+        let stop = Atomic<Bool>(false)
+        let senders = ThreadGroup()
+        for (from, to) in [(a, b), (b, a)] {
+            _ = senders.enter()
+            try Threads.spawn(name: "test-traffic") {
+                var tag: UInt8 = 1
+                while !stop.load(ordering: .relaxed) {
+                    from.send(to: to, tag: tag)
+                    tag &+= 1
+                    usleep(200)
+                }
+                senders.leave()
+            }
+        }
+        usleep(100_000)
+        try a.remove(b)
+        usleep(200_000)
+        stop.store(true, ordering: .relaxed)
+        senders.wait()
+        #expect(a.peer(b) == nil)
+        #expect(removed.keypairs.current == nil && removed.keypairs.previous == nil && removed.keypairs.next == nil)
+        #expect(eventually { removed.runtime.stagedCount == 0 })
+        // Nothing more reaches a's tunnel from b, and a's packets for b find no route.
+        while a.tunnel.delivered(waitingAtMost: 300) != nil {}
+        let noRoute = a.interface.counters[.noRoute]
+        b.send(to: a, tag: 200)
+        a.send(to: b, tag: 201)
+        #expect(a.tunnel.delivered(waitingAtMost: 500) == nil)
+        #expect(eventually { a.interface.counters[.noRoute] > noRoute })
+    }
+
+    @Test func turningOnPersistentKeepaliveSendsOneAtOnce() throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network)
+        a.send(to: b, tag: 1)
+        _ = try #require(b.tunnel.delivered())
+        let before = try #require(b.peer(a)).status.receivedBytes
+        a.config.updatePeer(b.publicKey) { $0.persistentKeepaliveInterval = 25 }
+        try a.interface.apply(a.config)
+        // A keepalive is a 32-byte data message: b counts it, and delivers nothing.
+        #expect(eventually { (b.peer(a)?.status.receivedBytes ?? 0) >= before + 32 })
+        #expect(b.tunnel.delivered(waitingAtMost: 200) == nil)
+    }
+}
