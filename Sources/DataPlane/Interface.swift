@@ -13,6 +13,9 @@ public struct InterfaceOptions: Sendable {
     /// once used.
     public var largeBuffers = 256
     public var mtu = WireGuard.defaultMTU
+    /// The device-wide work queue's bound (the kernel's crypt queues hold 1,024 each); small
+    /// values let tests overflow it.
+    var workQueueCapacity = 2 * WireGuard.maxQueuedPackets + WireGuard.maxQueuedHandshakes
     public var log: @Sendable (String) -> Void = { _ in }
 
     /// Everyday buffers take an MTU this large (Ethernet's), whatever the tunnel's MTU.
@@ -39,7 +42,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
     let largePool: BufferPool
     let tun: any Tunnel
     let bind: any Bind
-    let work = WorkQueue<Work>(capacity: 2 * WireGuard.maxQueuedPackets + WireGuard.maxQueuedHandshakes)
+    let work: WorkQueue<Work>
     let handshakes: HandshakeQueue
     private let sockets: Mutex<(any BoundSockets)?>
     private let applying = Mutex(())
@@ -76,6 +79,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
         pool = BufferPool(mtu: max(options.mtu, InterfaceOptions.largestCommonMTU), count: options.buffers)
         largePool = BufferPool(mtu: InterfaceOptions.largestMTU, count: options.largeBuffers, resident: false)
         handshakes = HandshakeQueue(capacity: options.buffers / 4)
+        work = WorkQueue(capacity: options.workQueueCapacity)
         mtu = Atomic((try? tunnel.currentMTU()) ?? options.mtu)
         sockets = Mutex(try bind.open(port: 0, fwmark: 0))
         device = Device { _ in PeerRuntime() }

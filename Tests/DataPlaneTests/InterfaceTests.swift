@@ -15,13 +15,14 @@ final class TestHost: @unchecked Sendable {
     let inner: String
     var config = DeviceConfig()
 
-    init(_ network: MemoryNetwork, outer: String, inner: String, port: UInt16) throws {
+    init(_ network: MemoryNetwork, outer: String, inner: String, port: UInt16, tune: (inout InterfaceOptions) -> Void = { _ in }) throws {
         tunnel = MemoryTunnel(name: "mem-\(inner)")
         host = MemoryHost(IPAddress(outer)!)
         self.inner = inner
         var options = InterfaceOptions()
         options.buffers = 512
         options.largeBuffers = 16
+        tune(&options)
         interface = try Interface(tunnel: tunnel, bind: MemoryBind(network: network, host: host), options: options)
         try interface.start()
         config.setPrivateKey(key)
@@ -75,9 +76,9 @@ func udpPacket(from source: String, to destination: String, tag: UInt8, size: In
 }
 
 /// Two hosts that know each other: a (198.51.100.1, inner 192.0.2.1) and b.
-func makePair(_ network: MemoryNetwork) throws -> (TestHost, TestHost) {
-    let a = try TestHost(network, outer: "198.51.100.1", inner: "192.0.2.1", port: 51820)
-    let b = try TestHost(network, outer: "198.51.100.2", inner: "192.0.2.2", port: 51821)
+func makePair(_ network: MemoryNetwork, tune: (inout InterfaceOptions) -> Void = { _ in }) throws -> (TestHost, TestHost) {
+    let a = try TestHost(network, outer: "198.51.100.1", inner: "192.0.2.1", port: 51820, tune: tune)
+    let b = try TestHost(network, outer: "198.51.100.2", inner: "192.0.2.2", port: 51821, tune: tune)
     try a.add(b)
     try b.add(a)
     return (a, b)
@@ -246,5 +247,24 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
         // A keepalive is a 32-byte data message: b counts it, and delivers nothing.
         #expect(eventually { (b.peer(a)?.status.receivedBytes ?? 0) >= before + 32 })
         #expect(b.tunnel.delivered(waitingAtMost: 200) == nil)
+    }
+
+    @Test func aFullWorkQueueDropsButKeepsOrderAndBuffers() throws {
+        let network = MemoryNetwork()
+        // One worker and a two-deep work queue: a burst must overflow it.
+        let (a, b) = try makePair(network) { $0.cpus = [Threads.allowedCPUs()[0]]; $0.workQueueCapacity = 2 }
+        a.send(to: b, tag: 0)
+        _ = try #require(b.tunnel.delivered())
+        for tag in 1...250 { a.send(to: b, tag: UInt8(tag)) }
+        var tags: [UInt8] = []
+        while let packet = b.tunnel.delivered(waitingAtMost: 500) { tags.append(packet[28]) }
+        #expect(a.interface.counters[.queueFull] + b.interface.counters[.queueFull] > 0)
+        #expect(!tags.isEmpty)
+        #expect(tags == tags.sorted(), "delivered out of order: \(tags)")
+        // Every dropped packet gave its buffer back: only the receiver's batch and the tunnel
+        // reader hold any once the burst is over.
+        for host in [a, b] {
+            #expect(eventually { host.interface.pool.available >= host.interface.pool.count - 33 })
+        }
     }
 }
