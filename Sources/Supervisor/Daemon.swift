@@ -10,6 +10,8 @@ public struct DaemonOptions: Sendable {
     /// CPUs for the crypto workers; nil: every CPU this process may use.
     public var cpus: [Int32]?
     public var buffers = 4096
+    /// 64 KiB buffers for MTUs above 1500; reserved at start, resident only once used.
+    public var largeBuffers = 256
     public var logLevel = LogLevel.error
 
     public init(interface: String) { self.interface = interface }
@@ -65,6 +67,7 @@ public enum Daemon {
         var interfaceOptions = InterfaceOptions()
         if let cpus = options.cpus { interfaceOptions.cpus = cpus }
         interfaceOptions.buffers = options.buffers
+        interfaceOptions.largeBuffers = options.largeBuffers
         interfaceOptions.log = { log.error($0) }
         let interface: Interface
         do {

@@ -6,7 +6,7 @@ import Supervisor
 let version = "0.1.0"
 
 let usage = """
-Usage: wgd [-f|--foreground] [--cpus LIST] [--buffers N] IFNAME
+Usage: wgd [-f|--foreground] [--cpus LIST] [--buffers N] [--large-buffers N] IFNAME
        wgd genkey | pubkey | genpsk | --version | --help
 
 Runs a WireGuard interface IFNAME, configured with `wg` through /var/run/wireguard/IFNAME.sock,
@@ -15,7 +15,8 @@ once the interface and its socket exist. LOG_LEVEL=verbose|error|silent (default
 
   -f, --foreground   stay in the foreground, log to standard error
   --cpus LIST        CPUs for the crypto workers, e.g. 0,1 or 0-3 (default: all allowed)
-  --buffers N        packet buffers allocated at start (default 4096)
+  --buffers N        packet buffers for MTUs up to 1500, allocated at start (default 4096)
+  --large-buffers N  64 KiB buffers for larger MTUs, resident only once used (default 256)
 
 Key tools (same formats as wg, so a firmware image needs no wireguard-tools to provision):
   genkey        print a new private key (base64)
@@ -83,6 +84,9 @@ func runDaemon(_ arguments: [String]) -> Never {
         case "--buffers":
             guard let value = rest.popFirst(), let n = Int(value), (64...1_048_576).contains(n) else { fail("--buffers takes a number from 64 to 1048576") }
             options.buffers = n
+        case "--large-buffers":
+            guard let value = rest.popFirst(), let n = Int(value), (8...65_536).contains(n) else { fail("--large-buffers takes a number from 8 to 65536") }
+            options.largeBuffers = n
         default:
             guard name == nil, !argument.hasPrefix("-") || argument == "-" else { fail("unexpected argument '\(argument)'; see wgd --help") }
             name = argument
