@@ -70,14 +70,15 @@ public final class Peer: Sendable {
         }
     }
 
-    /// Writes an initiation (148 bytes, MACs included) into `packet` if one may go out now: at
-    /// most one per REKEY_TIMEOUT, and only with a private key. Returns whether it did.
+    /// Writes an initiation (148 bytes, MACs included) into `packet` if one may go out now: not
+    /// within REKEY_TIMEOUT of our last initiation or response, and only with a private key.
+    /// Returns whether it did.
     func createInitiation(into packet: UnsafeMutableRawBufferPointer, identity: StaticIdentity?, indexTable: IndexTable<Peer>,
                           isRetry: Bool, now: Instant, wallClock: WallTime, using aead: borrowing ChaCha20Poly1305) -> Bool {
         var random = SystemRandomGenerator()
         return state.withLock { s in
             s.timers.handshakeRequested(isRetry: isRetry)
-            if let last = s.lastInitiationSent, !last.hasExpired(WireGuard.rekeyTimeout, now: now) { return false }
+            if let last = s.lastSentHandshake, !last.hasExpired(WireGuard.rekeyTimeout, now: now) { return false }
             indexTable.removeHandshake(at: s.handshake.localIndex, of: self)
             let index = indexTable.insertHandshake(of: self, using: &random)
             do {
@@ -89,7 +90,7 @@ public final class Peer: Sendable {
                 return false
             }
             s.cookie.addMACs(to: packet, now: now)
-            s.lastInitiationSent = now
+            s.lastSentHandshake = now
             s.timers.anyAuthenticatedPacketTraversal(now: now)
             s.timers.anyAuthenticatedPacketSent()
             s.timers.handshakeInitiated(now: now, jitter: PeerTimers.jitter(using: &s.jitter))
@@ -124,6 +125,10 @@ public final class Peer: Sendable {
                 throw error
             }
             s.cookie.addMACs(to: reply, now: now)
+            // A response is a handshake sent (send.c sets last_sent_handshake for it too): a responder
+            // with data of its own waits for the initiator's confirmation instead of crossing it with
+            // a second handshake that would replace the session just made.
+            s.lastSentHandshake = now
             sentBytes.wrappingAdd(UInt64(reply.count), ordering: .relaxed)
             s.timers.anyAuthenticatedPacketTraversal(now: now)
             s.timers.anyAuthenticatedPacketSent()
@@ -225,7 +230,7 @@ public final class Peer: Sendable {
         state.withLock { s in
             wipeKeys(&s, indexTable: indexTable)
             s.handshake.precompute(identity: identity)
-            s.lastInitiationSent = nil
+            s.lastSentHandshake = nil
         }
     }
 
@@ -257,8 +262,9 @@ struct PeerState: ~Copyable, Sendable {
     var timers = PeerTimers()
     var cookie: CookieMaker
     var endpoint: Endpoint?
-    /// Initiations are rate limited to one per REKEY_TIMEOUT.
-    var lastInitiationSent: Instant?
+    /// The last initiation or response sent: initiations are rate limited to one per
+    /// REKEY_TIMEOUT after either.
+    var lastSentHandshake: Instant?
     var lastHandshake = WallTime.zero
     var sentLastMinuteHandshake = false
     /// Timer jitter without a system call per packet.

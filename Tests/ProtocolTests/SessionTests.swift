@@ -48,6 +48,30 @@ import Crypto
         #expect(b.peer(a).status.sentBytes == UInt64(92 + reply.count))
     }
 
+    @Test func aResponderWithDataOfItsOwnWaitsForConfirmation() throws {
+        // send.c counts a response as a handshake sent. Without that, a responder with traffic of
+        // its own starts a second handshake at once, whose session replaces the one the initiator
+        // is about to confirm.
+        let (a, b) = makePair()
+        let initiation = try #require(a.initiation(to: b, now: .seconds(1)))
+        let (outcome, _, response) = b.receive(initiation, from: a, now: .seconds(1))
+        guard case .reply(92, _) = outcome else { Issue.record("\(outcome)"); return }
+        // b has data for a but no confirmed session: the data plane stages it and asks for a handshake.
+        let data = ipv4Packet(from: b.inner4, to: a.inner4, payload: [1])
+        #expect(b.seal(data, to: a, now: .seconds(1)) == nil)
+        #expect(b.initiation(to: a, now: .seconds(1)) == nil, "a response was just sent")
+        #expect(b.initiation(to: a, now: .seconds(5.9)) == nil, "within REKEY_TIMEOUT of the response")
+        // The initiator's first message confirms b's session; the staged data can go.
+        guard case .sessionReady = a.receive(response, from: b, now: .seconds(1.1)).outcome else { Issue.record("no session"); return }
+        let keepalive = try #require(a.seal([], to: b, now: .seconds(1.1)))
+        guard case .keepalive(_, let receipt) = b.receive(keepalive, from: a, now: .seconds(1.2)).outcome else {
+            Issue.record("not a keepalive"); return
+        }
+        #expect(receipt.sessionConfirmed)
+        #expect(b.seal(data, to: a, now: .seconds(1.2)) != nil)
+        #expect(b.initiation(to: a, now: .seconds(6)) != nil, "REKEY_TIMEOUT after the response")
+    }
+
     @Test func routingPicksThePeerByDestination() throws {
         let (a, b) = makePair()
         let c = Side(endpoint: "198.51.100.3:51820", inner4: "192.0.2.3", inner6: "fd00::3")
