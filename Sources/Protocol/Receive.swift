@@ -14,8 +14,12 @@ public enum ReceiveOutcome: Sendable {
     case cookieStored(Peer)
     /// An IP packet for the tunnel, at `packet` bytes `range` (padding stripped).
     case data(Peer, range: Range<Int>, receipt: Peer.DataReceipt)
-    /// A keepalive (or a packet whose inner source the peer may not use): nothing to deliver.
+    /// A keepalive: nothing to deliver.
     case keepalive(Peer, receipt: Peer.DataReceipt)
+    /// Authenticated and fresh, but its inner packet is refused (`notIP`, `disallowedSource`):
+    /// nothing to deliver, yet the receipt is followed as for data. receive.c acts on what the
+    /// authentication proves (session confirmed, keys getting old) before it looks inside.
+    case rejectedAfterAuthentication(Peer, reason: DropReason, receipt: Peer.DataReceipt)
 }
 
 public enum DropReason: Sendable, Equatable {
@@ -80,13 +84,13 @@ extension Device {
             let sender = IPPacket.source(plaintext, family)
             inner = (DataLayout.headerLength..<DataLayout.headerLength + length, route(sender) === peer)
         }
-        // Roaming, liveness and the keepalive timer count for every authenticated packet with a
-        // payload, even one dropped below (as the kernel's receive.c does).
+        // Roaming, key confirmation, keep-key-fresh, liveness and the keepalive timer count for
+        // every authenticated packet, even one refused below (receive.c's order).
         let receipt = peer.receivedData(bytes: packet.count, keypair: keypair, carriedData: plaintextLength > 0,
                                         source: source, indexTable: indexTable, now: now, wallClock: wallClock)
         if plaintextLength == 0 { return .keepalive(peer, receipt: receipt) }
-        guard let inner else { return .dropped(.notIP) }
-        guard inner.allowed else { return .dropped(.disallowedSource) }
+        guard let inner else { return .rejectedAfterAuthentication(peer, reason: .notIP, receipt: receipt) }
+        guard inner.allowed else { return .rejectedAfterAuthentication(peer, reason: .disallowedSource, receipt: receipt) }
         return .data(peer, range: inner.range, receipt: receipt)
     }
 

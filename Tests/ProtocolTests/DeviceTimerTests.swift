@@ -117,6 +117,30 @@ import Crypto
         #expect(!b.device.expireTimers(of: b.peer(a), now: .seconds(31)).contains(.sendKeepalive))
     }
 
+    @Test(arguments: [DropReason.notIP, .disallowedSource])
+    func aRefusedButAuthenticatedPacketStillConfirmsTheSession(reason: DropReason) throws {
+        // receive.c confirms the session (and sends what is staged) before it looks inside.
+        let (a, b) = makePair()
+        try handshake(a, b, now: .zero)
+        let inner = reason == .notIP ? [0x00, 1, 2, 3, 4, 5] : ipv4Packet(from: "203.0.113.77", to: b.inner4, payload: [1])
+        let sealed = try #require(a.seal(inner, to: b, now: .zero))
+        let outcome = b.receive(sealed, from: a, now: .zero).outcome
+        guard case .rejectedAfterAuthentication(let peer, let why, let receipt) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(peer === b.peer(a) && why == reason)
+        #expect(receipt.sessionConfirmed, "the data plane sends the staged packets on this")
+        #expect(b.peer(a).keypairs.current != nil)
+    }
+
+    @Test func aRefusedButAuthenticatedPacketStillKeepsTheKeysFresh() throws {
+        let (a, b) = makePair()
+        try handshake(a, b, now: .zero)
+        b.receive(try #require(data(a, b, now: .zero)), from: a, now: .zero)
+        let spoofed = try #require(b.seal(ipv4Packet(from: "203.0.113.77", to: a.inner4, payload: [1]), to: a, now: .seconds(165)))
+        let outcome = a.receive(spoofed, from: b, now: .seconds(165)).outcome
+        guard case .rejectedAfterAuthentication(_, .disallowedSource, let receipt) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(receipt.wantsHandshake, "keep_key_fresh runs before the allowed-IPs check")
+    }
+
     @Test func senderStartsAHandshakeWhenThePeerGoesQuiet() throws {
         let (a, b) = makePair()
         try handshake(a, b, now: .zero)

@@ -178,8 +178,10 @@ func handshake(_ a: Side, _ b: Side, now: Instant) throws {
 
 extension ReceiveOutcome {
     var dropReason: DropReason? {
-        if case .dropped(let reason) = self { return reason }
-        return nil
+        switch self {
+        case .dropped(let reason), .rejectedAfterAuthentication(_, let reason, _): reason
+        default: nil
+        }
     }
 
     var deliveredRange: Range<Int>? {
