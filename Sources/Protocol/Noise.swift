@@ -14,6 +14,7 @@ public enum HandshakeError: Error, Equatable, Sendable {
     case initiationFlood      // initiations from this peer closer together than 20 ms
     case unexpectedState      // e.g. a response when no initiation is outstanding
     case wrongReceiver        // a response for an index other than our outstanding initiation's
+    case peerRemoved          // the peer was removed while its message was being handled
 }
 
 /// Our static identity: the device's private key and what is derived from it once.

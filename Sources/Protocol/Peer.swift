@@ -47,12 +47,17 @@ public final class Peer: Sendable {
 
     public var nextTimerDeadline: Instant? { state.withLock { $0.timers.nextDeadline } }
 
+    /// Removed from the device (the kernel's is_dead): a worker still holding the peer gets
+    /// nothing more out of it. Every event below checks it under the lock.
+    public var isDead: Bool { state.withLock { $0.isDead } }
+
     // MARK: sending
 
     /// The keypair and nonce for one outgoing data message, or nil when there is no usable
     /// session: the caller stages the packet and asks for a handshake.
     public func reserveNonce(now: Instant) -> (keypair: Keypair, counter: UInt64)? {
-        guard let keypair = state.withLock({ $0.keypairs.current }), let counter = keypair.reserveNonce(now: now) else { return nil }
+        guard let keypair = state.withLock({ $0.isDead ? nil : $0.keypairs.current }),
+              let counter = keypair.reserveNonce(now: now) else { return nil }
         return (keypair, counter)
     }
 
@@ -61,6 +66,8 @@ public final class Peer: Sendable {
     public func sentData(bytes: Int, isKeepalive: Bool, keypair: Keypair, now: Instant) -> Bool {
         sentBytes.wrappingAdd(UInt64(bytes), ordering: .relaxed)
         return state.withLock { s in
+            // Sent as the peer was removed: no timer may be armed for it.
+            guard !s.isDead else { return false }
             s.timers.anyAuthenticatedPacketTraversal(now: now)
             s.timers.anyAuthenticatedPacketSent()
             if !isKeepalive { s.timers.dataSent(now: now, jitter: PeerTimers.jitter(using: &s.jitter)) }
@@ -77,6 +84,8 @@ public final class Peer: Sendable {
                           isRetry: Bool, now: Instant, wallClock: WallTime, using aead: borrowing ChaCha20Poly1305) -> Bool {
         var random = SystemRandomGenerator()
         return state.withLock { s in
+            // A removed peer must not come back into the index table through a new handshake.
+            guard !s.isDead else { return false }
             s.timers.handshakeRequested(isRetry: isRetry)
             if let last = s.lastSentHandshake, !last.hasExpired(WireGuard.rekeyTimeout, now: now) { return false }
             indexTable.removeHandshake(at: s.handshake.localIndex, of: self)
@@ -110,6 +119,8 @@ public final class Peer: Sendable {
         var pendingSlot: PendingInitiation? = consume pending
         var random = SystemRandomGenerator()
         try state.withLock { (s: inout PeerState) throws(HandshakeError) in
+            // Looked up just before it was removed: no reply, no session.
+            guard !s.isDead else { throw .peerRemoved }
             try s.handshake.consumeInitiation(pendingSlot.take()!, packet, now: now, using: aead)
             s.endpoint = source
             receivedBytes.wrappingAdd(UInt64(packet.count), ordering: .relaxed)
@@ -142,6 +153,7 @@ public final class Peer: Sendable {
                          indexTable: IndexTable<Peer>, now: Instant, wallClock: WallTime,
                          using aead: borrowing ChaCha20Poly1305) throws(HandshakeError) {
         try state.withLock { (s: inout PeerState) throws(HandshakeError) in
+            guard !s.isDead else { throw .peerRemoved }
             try s.handshake.consumeResponse(packet, identity: identity, using: aead)
             s.endpoint = source
             receivedBytes.wrappingAdd(UInt64(packet.count), ordering: .relaxed)
@@ -154,6 +166,8 @@ public final class Peer: Sendable {
         }
     }
 
+    /// Only for a live peer (the callers checked, under the same lock): noise.c's begin_session
+    /// refuses to add a keypair to a dead peer.
     private func install(_ keypair: Keypair, in s: inout PeerState, indexTable: IndexTable<Peer>, now: Instant) {
         indexTable.replaceHandshake(at: keypair.localIndex, with: keypair, of: self)
         for old in s.keypairs.add(keypair) {
@@ -166,7 +180,10 @@ public final class Peer: Sendable {
 
     /// A cookie reply to our last handshake message arrived.
     func consumeCookieReply(_ packet: UnsafeRawBufferPointer, now: Instant, using aead: borrowing ChaCha20Poly1305) throws(CookieError) {
-        try state.withLock { (s: inout PeerState) throws(CookieError) in try s.cookie.consumeReply(packet, now: now, using: aead) }
+        try state.withLock { (s: inout PeerState) throws(CookieError) in
+            guard !s.isDead else { throw .unexpected }
+            try s.cookie.consumeReply(packet, now: now, using: aead)
+        }
     }
 
     /// What a data message that authenticated under `keypair` means for this peer.
@@ -179,11 +196,12 @@ public final class Peer: Sendable {
 
     /// Bookkeeping for a data message of `bytes` that authenticated and passed the replay check:
     /// roaming, key rotation, timers. `carriedData` is false for keepalives (they prove the peer
-    /// alive but need no acknowledgement).
+    /// alive but need no acknowledgement). Nil when the peer was removed meanwhile: drop it.
     func receivedData(bytes: Int, keypair: Keypair, carriedData: Bool, source: Endpoint,
-                      indexTable: IndexTable<Peer>, now: Instant, wallClock: WallTime) -> DataReceipt {
-        receivedBytes.wrappingAdd(UInt64(bytes), ordering: .relaxed)
-        return state.withLock { s in
+                      indexTable: IndexTable<Peer>, now: Instant, wallClock: WallTime) -> DataReceipt? {
+        state.withLock { s in
+            guard !s.isDead else { return nil }
+            receivedBytes.wrappingAdd(UInt64(bytes), ordering: .relaxed)
             var receipt = DataReceipt()
             s.endpoint = source
             let (rotated, dropped) = s.keypairs.receivedWith(keypair)
@@ -213,6 +231,7 @@ public final class Peer: Sendable {
     /// caller's (send an initiation, a keepalive; drop staged packets on give-up).
     public func expireTimers(now: Instant, indexTable: IndexTable<Peer>) -> PeerTimers.Actions {
         state.withLock { s in
+            guard !s.isDead else { return [] }
             let actions = s.timers.expire(now: now)
             if actions.contains(.wipeKeyMaterial) { wipeKeys(&s, indexTable: indexTable) }
             return actions
@@ -246,10 +265,15 @@ public final class Peer: Sendable {
         }
     }
 
-    /// The peer is being removed: nothing of it may stay reachable.
+    /// The peer is being removed (the kernel's peer_make_dead, then peer_remove_after_dead): from
+    /// here on every event on it is refused, so a worker still holding it does nothing, and its
+    /// secrets go now rather than when the last reference does.
     func remove(indexTable: IndexTable<Peer>) {
         state.withLock { s in
+            s.isDead = true
             wipeKeys(&s, indexTable: indexTable)
+            s.handshake.precompute(identity: nil)
+            s.handshake.presharedKey = nil
             s.timers.stopAll()
         }
         indexTable.removeAll(of: self)
@@ -267,6 +291,7 @@ struct PeerState: ~Copyable, Sendable {
     var lastSentHandshake: Instant?
     var lastHandshake = WallTime.zero
     var sentLastMinuteHandshake = false
+    var isDead = false
     /// Timer jitter without a system call per packet.
     var jitter = FastRandom()
 }

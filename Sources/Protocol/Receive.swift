@@ -34,6 +34,7 @@ public enum DropReason: Sendable, Equatable {
     case replayed                   // the counter was seen or is older than the window
     case notIP                      // decrypted, but not an IPv4/IPv6 packet of consistent length
     case disallowedSource           // inner source address not in the peer's allowed IPs
+    case peerRemoved                // authenticated, but its peer was removed meanwhile
 }
 
 extension Device {
@@ -86,8 +87,10 @@ extension Device {
         }
         // Roaming, key confirmation, keep-key-fresh, liveness and the keepalive timer count for
         // every authenticated packet, even one refused below (receive.c's order).
-        let receipt = peer.receivedData(bytes: packet.count, keypair: keypair, carriedData: plaintextLength > 0,
-                                        source: source, indexTable: indexTable, now: now, wallClock: wallClock)
+        guard let receipt = peer.receivedData(bytes: packet.count, keypair: keypair, carriedData: plaintextLength > 0,
+                                              source: source, indexTable: indexTable, now: now, wallClock: wallClock) else {
+            return .dropped(.peerRemoved)
+        }
         if plaintextLength == 0 { return .keepalive(peer, receipt: receipt) }
         guard let inner else { return .rejectedAfterAuthentication(peer, reason: .notIP, receipt: receipt) }
         guard inner.allowed else { return .rejectedAfterAuthentication(peer, reason: .disallowedSource, receipt: receipt) }
