@@ -175,7 +175,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
             } else if config.fwmark != old.fwmark {
                 try currentSockets()?.setFirewallMark(config.fwmark)
             }
-            for peer in device.apply(config, now: Clock.now()) { sendKeepalive(to: peer) }
+            for peer in device.apply(config, now: Clock.now()).keepaliveNow { sendKeepalive(to: peer) }
         }
     }
 

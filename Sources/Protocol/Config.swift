@@ -5,13 +5,25 @@ public import Crypto
 public struct PeerConfig: Sendable, Equatable {
     public var publicKey: PublicKey
     public var presharedKey: PresharedKey?
-    public var endpoint: Endpoint?
+    /// Assigning it, even the value it already has, is an event: `wg set … endpoint E` must pull
+    /// back a peer that roamed away from E, and the path to E needs a fresh source address.
+    public var endpoint: Endpoint? { didSet { endpointAssignments.count &+= 1 } }
+    /// Counts the assignments to `endpoint`, so that `Device.apply` sees one that kept the value.
+    public private(set) var endpointAssignments = AssignmentCount()
     /// Seconds; 0 = off.
     public var persistentKeepaliveInterval: UInt16 = 0
     /// In the order they were added; each prefix belongs to this peer only.
     public fileprivate(set) var allowedIPs: [IPPrefix] = []
 
     public init(publicKey: PublicKey) { self.publicKey = publicKey }
+}
+
+/// How often a setting was assigned. It records events, not configuration, so every two counts
+/// are equal: a config that was only told again what it held still equals the one before (the
+/// state file need not be rewritten); `Device.apply` compares `count` itself.
+public struct AssignmentCount: Sendable, Equatable {
+    public internal(set) var count: UInt64 = 0
+    public static func == (_: AssignmentCount, _: AssignmentCount) -> Bool { true }
 }
 
 /// The whole configuration of one interface. Every change goes through the mutating methods,

@@ -36,10 +36,20 @@ public final class Device: Sendable {
 
     // MARK: configuration
 
-    /// Makes the running state match `config`. Returns the peers that must get a keepalive now
-    /// (persistent keepalive just turned on, as wg expects).
+    /// What `apply` did that the data plane must follow up.
+    public struct AppliedChanges: Sendable {
+        /// Persistent keepalive just turned on: send each a keepalive now, as wg expects.
+        public var keepaliveNow: [Peer] = []
+        /// The configuration set their endpoint, even to the value it had: forget each one's
+        /// cached source address, which belonged to the path the peer had roamed to.
+        public var endpointSet: [Peer] = []
+        /// Removed, and already dead: drop what is staged or queued for them.
+        public var removed: [Peer] = []
+    }
+
+    /// Makes the running state match `config`.
     @discardableResult
-    public func apply(_ config: DeviceConfig, now: Instant) -> [Peer] {
+    public func apply(_ config: DeviceConfig, now: Instant) -> AppliedChanges {
         let old = applied.withLock { previous in
             let old = previous
             previous = config
@@ -48,9 +58,11 @@ public final class Device: Sendable {
         if old.privateKey != config.privateKey { changeIdentity(to: config.privateKey) }
         let oldKeys = Set(old.peers.map(\.publicKey))
         let newKeys = Set(config.peers.map(\.publicKey))
-        for key in oldKeys.subtracting(newKeys) { removePeer(key) }
+        var changes = AppliedChanges()
+        for key in oldKeys.subtracting(newKeys) {
+            if let peer = removePeer(key) { changes.removed.append(peer) }
+        }
 
-        var keepaliveNow: [Peer] = []
         let identity = currentIdentity
         for wanted in config.peers {
             let before = old.peer(wanted.publicKey)
@@ -62,10 +74,17 @@ public final class Device: Sendable {
                 return peer
             }
             if before?.presharedKey != wanted.presharedKey { peer.setPresharedKey(wanted.presharedKey) }
-            if let endpoint = wanted.endpoint, endpoint != before?.endpoint { peer.endpoint = endpoint }
+            // An endpoint line applies even when it repeats the configured value (netlink.c's
+            // set_peer): that is how an admin pulls back a peer that roamed. A config that merely
+            // carries the endpoint along leaves the roamed one alone.
+            if let endpoint = wanted.endpoint,
+               endpoint != before?.endpoint || wanted.endpointAssignments.count != before?.endpointAssignments.count {
+                peer.endpoint = endpoint
+                changes.endpointSet.append(peer)
+            }
             if before?.persistentKeepaliveInterval != wanted.persistentKeepaliveInterval,
                peer.setPersistentKeepalive(wanted.persistentKeepaliveInterval, now: now) {
-                keepaliveNow.append(peer)
+                changes.keepaliveNow.append(peer)
             }
             if before?.allowedIPs != wanted.allowedIPs {
                 routes.withLock { table in
@@ -77,7 +96,7 @@ public final class Device: Sendable {
         let order = config.peers.map(\.publicKey)
         let list = peers.withLock { table in order.compactMap { table[$0] } }
         peerList.withLock { $0 = list }
-        return keepaliveNow
+        return changes
     }
 
     private func changeIdentity(to key: PrivateKey?) {
@@ -87,10 +106,11 @@ public final class Device: Sendable {
         for peer in peers.withLock({ Array($0.values) }) { peer.identityChanged(newIdentity, indexTable: indexTable) }
     }
 
-    private func removePeer(_ key: PublicKey) {
-        guard let peer = peers.withLock({ $0.removeValue(forKey: key) }) else { return }
+    private func removePeer(_ key: PublicKey) -> Peer? {
+        guard let peer = peers.withLock({ $0.removeValue(forKey: key) }) else { return nil }
         routes.withLock { $0.removeAll(for: peer) }
         peer.remove(indexTable: indexTable)
+        return peer
     }
 
     // MARK: sending

@@ -156,14 +156,14 @@ import Crypto
         b.addPeer(a)
         a.config.addPeer(b.publicKey)
         a.config.updatePeer(b.publicKey) { $0.endpoint = b.endpoint; $0.persistentKeepaliveInterval = 25 }
-        let keepaliveNow = a.device.apply(a.config, now: .zero)
+        let keepaliveNow = a.device.apply(a.config, now: .zero).keepaliveNow
         #expect(keepaliveNow.count == 1 && keepaliveNow.first === a.device.peer(b.publicKey))
         try handshake(a, b, now: .seconds(1))
         let peer = a.peer(b)
         #expect(!a.device.expireTimers(of: peer, now: .seconds(25.9)).contains(.sendKeepalive))
         #expect(a.device.expireTimers(of: peer, now: .seconds(26)).contains(.sendKeepalive))
         // Applying the same config again does not ask for another immediate keepalive.
-        #expect(a.device.apply(a.config, now: .seconds(27)).isEmpty)
+        #expect(a.device.apply(a.config, now: .seconds(27)).keepaliveNow.isEmpty)
     }
 
     @Test func keyMaterialIsWipedAfterThreeRejectAfterTimes() throws {

@@ -11,6 +11,21 @@ import Crypto
         side.device.apply(side.config, now: .zero)
     }
 
+    @Test func applyNamesTheRemovedPeers() throws {
+        let (a, b) = makePair()
+        let c = Side(endpoint: "198.51.100.3:51820", inner4: "192.0.2.3", inner6: "fd00::3")
+        a.addPeer(c)
+        let (toB, toC) = (a.peer(b), a.peer(c))
+        // `wg setconf` with a file that lists only c: replace_peers drops b.
+        var request = UAPISet(config: a.device.config)
+        try request.apply(line: "replace_peers=true")
+        try request.apply(line: Substring("public_key=\(KeyEncoding.hex(c.publicKey.bytes))"))
+        let changes = a.device.apply(request.config, now: .zero)
+        #expect(changes.removed.count == 1 && changes.removed.first === toB)
+        #expect(toB.isDead && !toC.isDead)
+        #expect(a.device.orderedPeers.count == 1 && a.device.orderedPeers.first === toC)
+    }
+
     @Test func anInitiatorsHandshakeInFlightInstallsNothing() throws {
         let (a, b) = makePair()
         let initiation = try #require(a.initiation(to: b, now: .seconds(1)))

@@ -113,6 +113,32 @@ import Crypto
         #expect(b.peer(a).endpoint == moved.endpoint)
     }
 
+    @Test func settingTheEndpointAgainPullsBackARoamedPeer() throws {
+        let (a, b) = makePair()
+        try handshake(a, b, now: .zero)
+        let moved = Side(key: a.key, endpoint: "203.0.113.50:40000", inner4: a.inner4, inner6: a.inner6)
+        b.receive(try #require(a.seal(ipv4Packet(from: a.inner4, to: b.inner4, payload: [1]), to: b, now: .zero)), from: moved, now: .zero)
+        #expect(b.peer(a).endpoint == moved.endpoint)
+        let selectA = Substring("public_key=\(KeyEncoding.hex(a.publicKey.bytes))")
+        // A set that does not name the endpoint leaves the roamed one alone.
+        var request = UAPISet(config: b.device.config)
+        try request.apply(line: selectA)
+        try request.apply(line: "persistent_keepalive_interval=0")
+        var changes = b.device.apply(request.config, now: .zero)
+        #expect(changes.endpointSet.isEmpty)
+        #expect(b.peer(a).endpoint == moved.endpoint)
+        // `wg set IF peer A endpoint E`, E the configured value: applied all the same (netlink.c).
+        request = UAPISet(config: b.device.config)
+        try request.apply(line: selectA)
+        try request.apply(line: Substring("endpoint=\(a.endpoint)"))
+        #expect(request.config == b.device.config, "nothing new to persist")
+        changes = b.device.apply(request.config, now: .zero)
+        #expect(changes.endpointSet.count == 1 && changes.endpointSet.first === b.peer(a), "the data plane forgets its cached source")
+        #expect(b.peer(a).endpoint == a.endpoint)
+        // Applying that config again is no new assignment.
+        #expect(b.device.apply(b.device.config, now: .zero).endpointSet.isEmpty)
+    }
+
     @Test func initiatorRotatesSessionsAndOldOnesStillDecrypt() throws {
         let (a, b) = makePair()
         try handshake(a, b, now: .zero)

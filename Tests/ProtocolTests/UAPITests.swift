@@ -52,6 +52,16 @@ import Crypto
         #expect(config.peers[1].endpoint?.description == "[fd00::99]:4500")
     }
 
+    @Test func anEndpointLineCountsEvenWithTheSameValue() throws {
+        let first = try set("public_key=\(hexOf(peer1))\nendpoint=192.0.2.1:51820")
+        let again = try set("public_key=\(hexOf(peer1))\nendpoint=192.0.2.1:51820", on: first)
+        #expect(again.peer(peer1)?.endpointAssignments.count == first.peer(peer1)!.endpointAssignments.count + 1)
+        // The count marks an event, not configuration: the two configs are equal.
+        #expect(again == first)
+        let other = try set("public_key=\(hexOf(peer1))\npersistent_keepalive_interval=5", on: first)
+        #expect(other.peer(peer1)?.endpointAssignments.count == first.peer(peer1)?.endpointAssignments.count)
+    }
+
     @Test func getReplyInWireguardGoOrder() throws {
         let psk = PresharedKey.generate()
         var config = DeviceConfig()
