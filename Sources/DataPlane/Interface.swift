@@ -174,9 +174,25 @@ public final class Interface: ControlTarget, @unchecked Sendable {
                 try rebind(port: config.listenPort, fwmark: config.fwmark)
             } else if config.fwmark != old.fwmark {
                 try currentSockets()?.setFirewallMark(config.fwmark)
+                // Marked packets may take other routes: cached sources are stale (the kernel's
+                // set_fwmark clears them all too).
+                for peer in device.orderedPeers { peer.runtime.stickySource = .none }
             }
-            for peer in device.apply(config, now: Clock.now()).keepaliveNow { sendKeepalive(to: peer) }
+            follow(device.apply(config, now: Clock.now()))
         }
+    }
+
+    /// What a configuration change asks of the data plane, as the kernel's set_peer does it.
+    private func follow(_ changes: Device.AppliedChanges) {
+        for peer in changes.removed { peer.runtime.purgeStaged() }
+        let now = Clock.now()
+        for peer in changes.endpointSet {
+            // The source belonged to the path the peer had roamed to; and what waits for the
+            // peer gets a try at the new endpoint (starting a handshake if need be).
+            peer.runtime.stickySource = .none
+            if peer.runtime.stagedCount > 0 { sendStaged(peer, now: now) }
+        }
+        for peer in changes.keepaliveNow { sendKeepalive(to: peer) }
     }
 
     /// New sockets on `port`, then the old ones closed. Cached sources belong to the old

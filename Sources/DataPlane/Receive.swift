@@ -136,6 +136,12 @@ extension Interface {
             case .keepalive(_, let receipt):
                 latestLocal = job.pointee.local
                 follow(receipt, peer, now)
+            case .rejectedAfterAuthentication(_, _, let receipt):
+                // Authentic, so its side effects stand (receive.c's order): the source, staged
+                // packets on confirmation, keep-key-fresh; only the inner packet is dropped.
+                latestLocal = job.pointee.local
+                counters.count(.rejected)
+                follow(receipt, peer, now)
             default:
                 counters.count(.rejected)
             }

@@ -137,7 +137,8 @@ extension Interface {
     /// back to the pool only after the batch that points into them was sent.
     func deliverTransmit(_ peer: Peer, _ first: Int, _ count: Int, _ datagrams: UnsafeMutablePointer<iovec>, _ batch: Int) {
         let queue = peer.runtime.transmit
-        let endpoint = peer.endpoint
+        // A removed peer sends nothing more, not even what was encrypted before it went.
+        let endpoint = peer.isDead ? nil : peer.endpoint
         var bytes = 0, onlyKeepalives = true
         var lastKeypair: Keypair?
         var next = first

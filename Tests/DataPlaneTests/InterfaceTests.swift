@@ -267,4 +267,25 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
             #expect(eventually { host.interface.pool.available >= host.interface.pool.count - 33 })
         }
     }
+
+    @Test func settingTheSameEndpointPullsBackARoamedPeerAndForgetsTheSource() throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network)
+        let configured = b.endpoint
+        a.send(to: b, tag: 1)
+        _ = try #require(b.tunnel.delivered())
+        // b moves to another port; a follows it when b's next packet arrives from there.
+        b.config.listenPort = 52001
+        try b.interface.apply(b.config)
+        b.send(to: a, tag: 2)
+        _ = try #require(a.tunnel.delivered())
+        let peer = try #require(a.peer(b))
+        #expect(peer.endpoint == Endpoint(address: b.host.primary, port: 52001))
+        #expect(peer.runtime.stickySource != .none)
+        // The administrator sets the endpoint a's configuration already names: it applies.
+        a.config.updatePeer(b.publicKey) { $0.endpoint = configured }
+        try a.interface.apply(a.config)
+        #expect(peer.endpoint == configured)
+        #expect(peer.runtime.stickySource == .none)
+    }
 }
