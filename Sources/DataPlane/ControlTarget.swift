@@ -10,7 +10,7 @@ public protocol ControlTarget: Sendable {
     /// The UDP port actually bound (the configured one, or the kernel's pick for 0).
     var boundListenPort: UInt16 { get }
     /// Runtime figures of a peer (`wg show`), nil if there is no such peer.
-    func status(of peer: PublicKey) -> Peer.Status?
+    func status(of peer: PublicKey) -> PeerStatus?
     /// Makes `config` the configuration in force, all or nothing. Throws the errno to report
     /// (EADDRINUSE for a port in use, EIO for other failures) and then nothing changed.
     func apply(_ config: DeviceConfig) throws(Errno)

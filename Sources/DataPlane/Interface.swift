@@ -36,7 +36,7 @@ public struct InterfaceOptions: Sendable {
 /// tunnel in order (Receive.swift).
 public final class Interface: ControlTarget, @unchecked Sendable {
     public let name: String
-    let device: Device
+    let device: Device<PeerRuntime>
     let pool: BufferPool
     /// The bounded second class, for packets the everyday buffers cannot hold.
     let largePool: BufferPool
@@ -163,7 +163,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
 
     public var boundListenPort: UInt16 { currentSockets()?.port ?? 0 }
 
-    public func status(of peer: PublicKey) -> Peer.Status? { device.peer(peer)?.status }
+    public func status(of peer: PublicKey) -> PeerStatus? { device.peer(peer)?.status }
 
     public func apply(_ config: DeviceConfig) throws(Errno) {
         try applying.withLock { (_: inout Void) throws(Errno) in
@@ -183,7 +183,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
     }
 
     /// What a configuration change asks of the data plane, as the kernel's set_peer does it.
-    private func follow(_ changes: Device.AppliedChanges) {
+    private func follow(_ changes: Device<PeerRuntime>.AppliedChanges) {
         for peer in changes.removed { peer.runtime.purgeStaged() }
         let now = Clock.now()
         for peer in changes.endpointSet {

@@ -1,6 +1,9 @@
 import Protocol
 import Synchronization
 
+/// A peer of an interface: the protocol's state with the data plane's beside it, typed.
+typealias Peer = Protocol.Peer<PeerRuntime>
+
 /// What the data plane keeps per peer, beside the protocol state: the ordered queues in both
 /// directions, packets staged while there is no session, and the sticky source address.
 final class PeerRuntime: @unchecked Sendable {
@@ -63,9 +66,4 @@ final class PeerRuntime: @unchecked Sendable {
         get { source.withLock { $0 } }
         set { source.withLock { $0 = newValue } }
     }
-}
-
-extension Peer {
-    /// The data plane's state for this peer (always set: the Interface creates every peer).
-    var runtime: PeerRuntime { unsafeDowncast(attachment!, to: PeerRuntime.self) }
 }

@@ -148,7 +148,7 @@ extension Interface {
         }
     }
 
-    private func follow(_ receipt: Peer.DataReceipt, _ peer: Peer, _ now: Instant) {
+    private func follow(_ receipt: DataReceipt, _ peer: Peer, _ now: Instant) {
         if receipt.sessionConfirmed { sendStaged(peer, now: now) }
         if receipt.wantsHandshake { requestHandshake(peer, isRetry: false) }
     }

@@ -7,30 +7,30 @@ import Synchronization
 ///
 /// Configured only through `apply(_:now:)` with a whole `DeviceConfig`, so it runs the same
 /// in-process (tests) or behind the supervisor's control channel.
-public final class Device: Sendable {
-    public let indexTable = IndexTable<Peer>()
+public final class Device<Runtime: AnyObject & Sendable>: Sendable {
+    public let indexTable = IndexTable<Peer<Runtime>>()
     private let identity = Mutex<StaticIdentity?>(nil)
-    private let peers = Mutex<[PublicKey: Peer]>([:])
+    private let peers = Mutex<[PublicKey: Peer<Runtime>]>([:])
     private let applied = Mutex(DeviceConfig())
-    let routes = Mutex(AllowedIPs<Peer>())
+    let routes = Mutex(AllowedIPs<Peer<Runtime>>())
     let cookieChecker = Mutex(CookieChecker(publicKey: nil))
     let rateLimiter = Mutex(RateLimiter())
 
-    /// Makes each new peer's `attachment` (the data plane's per-peer state).
-    private let attach: @Sendable (PublicKey) -> (AnyObject & Sendable)?
+    /// Makes each new peer's runtime (the data plane's per-peer state).
+    private let makeRuntime: @Sendable (PublicKey) -> Runtime
 
-    public init(attach: @escaping @Sendable (PublicKey) -> (AnyObject & Sendable)? = { _ in nil }) {
-        self.attach = attach
+    public init(runtime: @escaping @Sendable (PublicKey) -> Runtime) {
+        makeRuntime = runtime
     }
 
     public var config: DeviceConfig { applied.withLock { $0 } }
 
-    public func peer(_ key: PublicKey) -> Peer? { peers.withLock { $0[key] } }
+    public func peer(_ key: PublicKey) -> Peer<Runtime>? { peers.withLock { $0[key] } }
 
     /// Peers in configuration (insertion) order: a snapshot made by `apply`, so that reading it
     /// (the timer thread does, ten times a second) allocates nothing.
-    public var orderedPeers: [Peer] { peerList.withLock { $0 } }
-    private let peerList = Mutex<[Peer]>([])
+    public var orderedPeers: [Peer<Runtime>] { peerList.withLock { $0 } }
+    private let peerList = Mutex<[Peer<Runtime>]>([])
 
     var currentIdentity: StaticIdentity? { identity.withLock { $0 } }
 
@@ -39,12 +39,12 @@ public final class Device: Sendable {
     /// What `apply` did that the data plane must follow up.
     public struct AppliedChanges: Sendable {
         /// Persistent keepalive just turned on: send each a keepalive now, as wg expects.
-        public var keepaliveNow: [Peer] = []
+        public var keepaliveNow: [Peer<Runtime>] = []
         /// The configuration set their endpoint, even to the value it had: forget each one's
         /// cached source address, which belonged to the path the peer had roamed to.
-        public var endpointSet: [Peer] = []
+        public var endpointSet: [Peer<Runtime>] = []
         /// Removed, and already dead: drop what is staged or queued for them.
-        public var removed: [Peer] = []
+        public var removed: [Peer<Runtime>] = []
     }
 
     /// Makes the running state match `config`.
@@ -69,7 +69,7 @@ public final class Device: Sendable {
             let peer = peers.withLock { table in
                 if let existing = table[wanted.publicKey] { return existing }
                 let peer = Peer(publicKey: wanted.publicKey, presharedKey: wanted.presharedKey, identity: identity,
-                                attachment: attach(wanted.publicKey))
+                                runtime: makeRuntime(wanted.publicKey))
                 table[wanted.publicKey] = peer
                 return peer
             }
@@ -106,7 +106,7 @@ public final class Device: Sendable {
         for peer in peers.withLock({ Array($0.values) }) { peer.identityChanged(newIdentity, indexTable: indexTable) }
     }
 
-    private func removePeer(_ key: PublicKey) -> Peer? {
+    private func removePeer(_ key: PublicKey) -> Peer<Runtime>? {
         guard let peer = peers.withLock({ $0.removeValue(forKey: key) }) else { return nil }
         routes.withLock { $0.removeAll(for: peer) }
         peer.remove(indexTable: indexTable)
@@ -116,14 +116,14 @@ public final class Device: Sendable {
     // MARK: sending
 
     /// The peer an outgoing IP packet is for (allowed IPs by destination), or nil: drop it.
-    public func route(_ packet: UnsafeRawBufferPointer) -> Peer? {
+    public func route(_ packet: UnsafeRawBufferPointer) -> Peer<Runtime>? {
         guard let (family, _) = IPPacket.parse(packet) else { return nil }
         let destination = IPPacket.destination(packet, family)
         return routes.withLock { $0.lookup(destination) }
     }
 
     /// Writes a handshake initiation to `peer` into `packet` (148 bytes) if one may be sent now.
-    public func createInitiation(for peer: Peer, into packet: UnsafeMutableRawBufferPointer, isRetry: Bool,
+    public func createInitiation(for peer: Peer<Runtime>, into packet: UnsafeMutableRawBufferPointer, isRetry: Bool,
                                  now: Instant, wallClock: WallTime, using aead: borrowing ChaCha20Poly1305) -> Bool {
         let made = peer.createInitiation(into: packet, identity: currentIdentity, indexTable: indexTable,
                                          isRetry: isRetry, now: now, wallClock: wallClock, using: aead)
@@ -132,7 +132,16 @@ public final class Device: Sendable {
     }
 
     /// Runs `peer`'s timers that are due.
-    public func expireTimers(of peer: Peer, now: Instant) -> PeerTimers.Actions {
+    public func expireTimers(of peer: Peer<Runtime>, now: Instant) -> PeerTimers.Actions {
         peer.expireTimers(now: now, indexTable: indexTable)
     }
+}
+
+/// The runtime of a device without a data plane (protocol tests, tools): nothing.
+public final class NoRuntime: Sendable {
+    public init() {}
+}
+
+extension Device where Runtime == NoRuntime {
+    public convenience init() { self.init { _ in NoRuntime() } }
 }

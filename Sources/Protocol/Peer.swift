@@ -5,34 +5,27 @@ import Synchronization
 ///
 /// All of it sits behind one lock, taken briefly per event; the per-packet work (encryption,
 /// decryption) runs outside it on the `Keypair`, so several workers can serve one busy peer.
-public final class Peer: Sendable {
+public final class Peer<Runtime: AnyObject & Sendable>: Sendable {
     public let publicKey: PublicKey
-    /// What the data plane keeps with this peer (queues, sockets' sticky source), opaque here;
-    /// set once at creation so that reaching it per packet needs no lookup and no lock.
-    public let attachment: (AnyObject & Sendable)?
+    /// What the data plane keeps with this peer (queues, the sticky source): typed by the
+    /// device that made the peer, set once at creation, so reaching it per packet needs no
+    /// lookup, no lock and no cast.
+    public let runtime: Runtime
     let state: Mutex<PeerState>
     private let receivedBytes = Atomic<UInt64>(0)
     private let sentBytes = Atomic<UInt64>(0)
 
-    init(publicKey: PublicKey, presharedKey: PresharedKey?, identity: StaticIdentity?, attachment: (AnyObject & Sendable)? = nil) {
+    init(publicKey: PublicKey, presharedKey: PresharedKey?, identity: StaticIdentity?, runtime: Runtime) {
         self.publicKey = publicKey
-        self.attachment = attachment
+        self.runtime = runtime
         state = Mutex(PeerState(handshake: Handshake(remoteStatic: publicKey, presharedKey: presharedKey, identity: identity),
                                 cookie: CookieMaker(remoteStatic: publicKey)))
     }
 
-    /// What `wg show` reports about a peer.
-    public struct Status: Sendable, Equatable {
-        public var endpoint: Endpoint?
-        public var lastHandshake: WallTime
-        public var receivedBytes: UInt64
-        public var sentBytes: UInt64
-        public var persistentKeepaliveInterval: UInt16
-    }
 
-    public var status: Status {
+    public var status: PeerStatus {
         state.withLock { s in
-            Status(endpoint: s.endpoint, lastHandshake: s.lastHandshake, receivedBytes: receivedBytes.load(ordering: .relaxed),
+            PeerStatus(endpoint: s.endpoint, lastHandshake: s.lastHandshake, receivedBytes: receivedBytes.load(ordering: .relaxed),
                    sentBytes: sentBytes.load(ordering: .relaxed), persistentKeepaliveInterval: s.timers.persistentKeepaliveInterval)
         }
     }
@@ -186,13 +179,6 @@ public final class Peer: Sendable {
         }
     }
 
-    /// What a data message that authenticated under `keypair` means for this peer.
-    public struct DataReceipt: Sendable {
-        /// The message completed a handshake (responder's key confirmation): send what is staged.
-        public var sessionConfirmed = false
-        /// The session is about to expire and we initiated it: start a new handshake now.
-        public var wantsHandshake = false
-    }
 
     /// Bookkeeping for a data message of `bytes` that authenticated and passed the replay check:
     /// roaming, key rotation, timers. `carriedData` is false for keepalives (they prove the peer
@@ -294,4 +280,21 @@ struct PeerState: ~Copyable, Sendable {
     var isDead = false
     /// Timer jitter without a system call per packet.
     var jitter = FastRandom()
+}
+
+/// What `wg show` reports about a peer.
+public struct PeerStatus: Sendable, Equatable {
+    public var endpoint: Endpoint?
+    public var lastHandshake: WallTime
+    public var receivedBytes: UInt64
+    public var sentBytes: UInt64
+    public var persistentKeepaliveInterval: UInt16
+}
+
+/// What a data message that authenticated under `keypair` means for this peer.
+public struct DataReceipt: Sendable {
+    /// The message completed a handshake (responder's key confirmation): send what is staged.
+    public var sessionConfirmed = false
+    /// The session is about to expire and we initiated it: start a new handshake now.
+    public var wantsHandshake = false
 }

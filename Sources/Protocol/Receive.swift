@@ -1,25 +1,25 @@
 public import Crypto
 
 /// What became of one UDP datagram handed to `Device.receive`.
-public enum ReceiveOutcome: Sendable {
+public enum ReceiveOutcome<Runtime: AnyObject & Sendable>: Sendable {
     /// Dropped, for this reason (the data plane counts them).
     case dropped(DropReason)
     /// A reply of this many bytes is in the reply buffer: send it back to the datagram's source.
     /// A handshake response (with its peer) or a cookie reply (peer nil).
-    case reply(length: Int, peer: Peer?)
+    case reply(length: Int, peer: Peer<Runtime>?)
     /// As initiator, the handshake completed: send the staged packets, or a keepalive if none, so
     /// that the responder can start using the session.
-    case sessionReady(Peer)
+    case sessionReady(Peer<Runtime>)
     /// A cookie arrived; the next initiation to this peer will carry mac2.
-    case cookieStored(Peer)
+    case cookieStored(Peer<Runtime>)
     /// An IP packet for the tunnel, at `packet` bytes `range` (padding stripped).
-    case data(Peer, range: Range<Int>, receipt: Peer.DataReceipt)
+    case data(Peer<Runtime>, range: Range<Int>, receipt: DataReceipt)
     /// A keepalive: nothing to deliver.
-    case keepalive(Peer, receipt: Peer.DataReceipt)
+    case keepalive(Peer<Runtime>, receipt: DataReceipt)
     /// Authenticated and fresh, but its inner packet is refused (`notIP`, `disallowedSource`):
     /// nothing to deliver, yet the receipt is followed as for data. receive.c acts on what the
     /// authentication proves (session confirmed, keys getting old) before it looks inside.
-    case rejectedAfterAuthentication(Peer, reason: DropReason, receipt: Peer.DataReceipt)
+    case rejectedAfterAuthentication(Peer<Runtime>, reason: DropReason, receipt: DataReceipt)
 }
 
 public enum DropReason: Sendable, Equatable {
@@ -43,7 +43,7 @@ extension Device {
     /// handshake queue: when set, initiations and responses must carry a valid mac2.
     public func receive(_ packet: UnsafeMutableRawBufferPointer, from source: Endpoint, underLoad: Bool,
                         reply: UnsafeMutableRawBufferPointer, now: Instant, wallClock: WallTime,
-                        using aead: borrowing ChaCha20Poly1305) -> ReceiveOutcome {
+                        using aead: borrowing ChaCha20Poly1305) -> ReceiveOutcome<Runtime> {
         guard let type = Messages.classify(UnsafeRawBufferPointer(packet)) else { return .dropped(.notWireGuard) }
         switch type {
         case .data:
@@ -65,7 +65,7 @@ extension Device {
     // MARK: data, in three steps so that decryption can run on any worker
 
     /// Step 1: the keypair a data message is addressed to, if it may still receive.
-    public func keypair(for packet: UnsafeRawBufferPointer, now: Instant) -> (Keypair, Peer)? {
+    public func keypair(for packet: UnsafeRawBufferPointer, now: Instant) -> (Keypair, Peer<Runtime>)? {
         guard case .keypair(let keypair, let peer)? = indexTable.lookup(Messages.receiverIndex(packet, type: .data)),
               keypair.canReceive(now: now) else { return nil }
         return (keypair, peer)
@@ -76,7 +76,7 @@ extension Device {
     /// Step 3, in order per peer: replay check, roaming, rotation, timers, and the inner packet's
     /// checks (an IP packet whose source the peer is allowed to use).
     public func finishData(_ packet: UnsafeMutableRawBufferPointer, plaintextLength: Int, counter: UInt64, keypair: Keypair,
-                           peer: Peer, source: Endpoint, now: Instant, wallClock: WallTime) -> ReceiveOutcome {
+                           peer: Peer<Runtime>, source: Endpoint, now: Instant, wallClock: WallTime) -> ReceiveOutcome<Runtime> {
         // Only now, after authentication, may the counter touch the window.
         guard keypair.acceptCounter(counter) else { return .dropped(.replayed) }
         let plaintext = UnsafeRawBufferPointer(rebasing: packet[DataLayout.headerLength..<DataLayout.headerLength + plaintextLength])
@@ -101,7 +101,7 @@ extension Device {
 
     private func receiveHandshake(_ packet: UnsafeRawBufferPointer, type: MessageType, source: Endpoint, underLoad: Bool,
                                   reply: UnsafeMutableRawBufferPointer, now: Instant, wallClock: WallTime,
-                                  using aead: borrowing ChaCha20Poly1305) -> ReceiveOutcome {
+                                  using aead: borrowing ChaCha20Poly1305) -> ReceiveOutcome<Runtime> {
         switch cookieChecker.withLock({ $0.validate(packet, source: source, checkCookie: underLoad, now: now) }) {
         case .invalid:
             return .dropped(.invalidMAC)
@@ -127,7 +127,7 @@ extension Device {
     }
 
     private func consumeInitiation(_ packet: UnsafeRawBufferPointer, source: Endpoint, reply: UnsafeMutableRawBufferPointer,
-                                   now: Instant, using aead: borrowing ChaCha20Poly1305) -> ReceiveOutcome {
+                                   now: Instant, using aead: borrowing ChaCha20Poly1305) -> ReceiveOutcome<Runtime> {
         do throws(HandshakeError) {
             let pending = try Handshake.beginConsumingInitiation(packet, identity: currentIdentity, using: aead)
             guard let peer = peer(pending.remoteStatic) else { throw .unknownPeer }
@@ -140,7 +140,7 @@ extension Device {
     }
 
     private func consumeResponse(_ packet: UnsafeRawBufferPointer, source: Endpoint, now: Instant, wallClock: WallTime,
-                                 using aead: borrowing ChaCha20Poly1305) -> ReceiveOutcome {
+                                 using aead: borrowing ChaCha20Poly1305) -> ReceiveOutcome<Runtime> {
         guard case .handshake(let peer)? = indexTable.lookup(Messages.receiverIndex(packet, type: .response)) else {
             return .dropped(.unknownIndex)
         }
@@ -153,7 +153,7 @@ extension Device {
         }
     }
 
-    private func receiveCookieReply(_ packet: UnsafeRawBufferPointer, now: Instant, using aead: borrowing ChaCha20Poly1305) -> ReceiveOutcome {
+    private func receiveCookieReply(_ packet: UnsafeRawBufferPointer, now: Instant, using aead: borrowing ChaCha20Poly1305) -> ReceiveOutcome<Runtime> {
         guard let entry = indexTable.lookup(Messages.receiverIndex(packet, type: .cookieReply)) else { return .dropped(.unknownIndex) }
         do throws(CookieError) {
             try entry.peer.consumeCookieReply(packet, now: now, using: aead)
@@ -166,5 +166,5 @@ extension Device {
 
 extension Device {
     /// The peer whose allowed IPs contain `address` (longest prefix), if any.
-    public func route(_ address: IPAddress) -> Peer? { routes.withLock { $0.lookup(address) } }
+    public func route(_ address: IPAddress) -> Peer<Runtime>? { routes.withLock { $0.lookup(address) } }
 }

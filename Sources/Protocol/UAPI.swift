@@ -147,7 +147,7 @@ public struct UAPISet: Sendable {
 /// lists them). `emit` receives the text in pieces (one device header, then one per peer) so that
 /// a reply for 100,000+ allowed IPs is never one giant string.
 public enum UAPIGet {
-    public static func write(config: DeviceConfig, listenPort: UInt16, status: (PublicKey) -> Peer.Status?,
+    public static func write(config: DeviceConfig, listenPort: UInt16, status: (PublicKey) -> PeerStatus?,
                              emit: (String) -> Void) {
         var head = ""
         if let key = config.privateKey { head += "private_key=\(key.secret.withUnsafeBytes { KeyEncoding.hex($0) })\n" }

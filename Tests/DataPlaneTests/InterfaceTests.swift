@@ -52,7 +52,7 @@ final class TestHost: @unchecked Sendable {
         try interface.apply(config)
     }
 
-    func peer(_ other: TestHost) -> Peer? { interface.device.peer(other.publicKey) }
+    func peer(_ other: TestHost) -> DataPlane.Peer? { interface.device.peer(other.publicKey) }
 
     /// An IP packet from us to `other` carrying `tag`, into our tunnel.
     func send(to other: TestHost, tag: UInt8, size: Int = 64) {

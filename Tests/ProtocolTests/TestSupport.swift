@@ -110,7 +110,7 @@ final class Side {
         device.apply(config, now: now)
     }
 
-    func peer(_ other: Side) -> Peer { device.peer(other.publicKey)! }
+    func peer(_ other: Side) -> Peer<NoRuntime> { device.peer(other.publicKey)! }
 
     /// A fresh initiation to `other`, or nil if the rate limit or a missing key stops it.
     func initiation(to other: Side, now: Instant, wallClock: WallTime? = nil, isRetry: Bool = false) -> [UInt8]? {
@@ -138,7 +138,7 @@ final class Side {
     /// decrypted) datagram and any reply.
     @discardableResult
     func receive(_ datagram: [UInt8], from source: Side, underLoad: Bool = false, now: Instant,
-                 wallClock: WallTime? = nil) -> (outcome: ReceiveOutcome, packet: [UInt8], reply: [UInt8]) {
+                 wallClock: WallTime? = nil) -> (outcome: ReceiveOutcome<NoRuntime>, packet: [UInt8], reply: [UInt8]) {
         var packet = datagram
         var reply = [UInt8](repeating: 0, count: InitiationLayout.length)
         let outcome = packet.withUnsafeMutableBytes { p in
@@ -176,7 +176,7 @@ func handshake(_ a: Side, _ b: Side, now: Instant) throws {
     }
 }
 
-extension ReceiveOutcome {
+extension ReceiveOutcome<NoRuntime> {
     var dropReason: DropReason? {
         switch self {
         case .dropped(let reason), .rejectedAfterAuthentication(_, let reason, _): reason

@@ -19,7 +19,7 @@ import Crypto
         return request.config
     }
 
-    func get(_ config: DeviceConfig, port: UInt16 = 0, status: [PublicKey: Peer.Status] = [:]) -> String {
+    func get(_ config: DeviceConfig, port: UInt16 = 0, status: [PublicKey: PeerStatus] = [:]) -> String {
         var text = ""
         UAPIGet.write(config: config, listenPort: port, status: { status[$0] }) { text += $0 }
         return text
@@ -72,7 +72,7 @@ import Crypto
         config.updatePeer(peer1) { $0.presharedKey = psk; $0.persistentKeepaliveInterval = 25; $0.endpoint = Endpoint("192.0.2.1:51820") }
         config.addAllowedIP(IPPrefix("10.0.0.2/32")!, to: peer1)
         config.addPeer(peer2)
-        let status = Peer.Status(endpoint: Endpoint("203.0.113.5:1234"), lastHandshake: WallTime(seconds: 1_700_000_000, nanoseconds: 5),
+        let status = PeerStatus(endpoint: Endpoint("203.0.113.5:1234"), lastHandshake: WallTime(seconds: 1_700_000_000, nanoseconds: 5),
                                  receivedBytes: 92, sentBytes: 148, persistentKeepaliveInterval: 25)
         let text = get(config, port: 40000, status: [peer1: status])
         let expected = """

@@ -17,7 +17,7 @@ final class FakeTarget: ControlTarget {
     var boundListenPort: UInt16 { configuration.listenPort }
     var applyCalls: Int { calls.load(ordering: .relaxed) }
 
-    func status(of peer: PublicKey) -> Peer.Status? { nil }
+    func status(of peer: PublicKey) -> PeerStatus? { nil }
 
     func apply(_ new: DeviceConfig) throws(Errno) {
         calls.add(1, ordering: .relaxed)
