@@ -17,7 +17,9 @@ public struct UDPBind: Bind {
 /// The sockets of one bind. Their descriptors never leave this object: every use happens inside
 /// a method that holds a use count, and `close` closes them only once the count is zero, so a
 /// port change can never close a descriptor another thread is about to use (or reuse its number).
-final class UDPSockets: BoundSockets {
+/// Unchecked Sendable: the receive scratch is used by one thread at a time (checked), the rest
+/// is immutable or atomic.
+final class UDPSockets: BoundSockets, @unchecked Sendable {
     let port: UInt16
     private let v4: Int32
     private let v6: Int32  // -1 without IPv6
@@ -27,6 +29,11 @@ final class UDPSockets: BoundSockets {
     private let descriptorsClosed = Atomic<Bool>(false)
     /// Which socket a receive tries first: alternated, so neither family starves the other.
     private let preferV6 = Atomic<Bool>(false)
+    /// The kernel's view of a batch, made once: the interface receives on one thread, and a
+    /// temporary allocation this size (over a kilobyte) would go to the heap on every batch.
+    private let scratch = UnsafeMutablePointer<wgd_datagram>.allocate(capacity: UDPSockets.batchLimit)
+    private let receiving = Atomic<Bool>(false)
+    static let batchLimit = 64
 
     /// How often a random port is drawn again when IPv6 has the one IPv4 got.
     static let randomPortAttempts = 100
@@ -60,13 +67,18 @@ final class UDPSockets: BoundSockets {
         return (v4.release(), v6, bound)
     }
 
-    deinit { closeDescriptors() }
+    deinit {
+        closeDescriptors()
+        scratch.deallocate()
+    }
 
     // MARK: BoundSockets
 
     func receive(_ batch: UnsafeMutableBufferPointer<ReceivedDatagram>, waitingAtMost milliseconds: Int32) -> Int {
         guard enter() else { return 0 }
         defer { leave() }
+        precondition(!receiving.exchange(true, ordering: .acquiring), "UDPSockets: one receiving thread at a time")
+        defer { receiving.store(false, ordering: .releasing) }
         var poll = PollSet()
         let first = preferV6.load(ordering: .relaxed) && v6 >= 0 ? v6 : v4
         let second = first == v4 ? v6 : v4
@@ -76,7 +88,7 @@ final class UDPSockets: BoundSockets {
         guard (try? poll.wait(milliseconds: milliseconds)) ?? 0 > 0, !poll.isReady(2) else { return 0 }
         preferV6.store(first == v4, ordering: .relaxed)
         let fd = poll.isReady(0) ? first : second
-        return Self.receiveBatch(fd, batch)
+        return receiveBatch(fd, batch)
     }
 
     func send(_ datagrams: UnsafeBufferPointer<iovec>, to endpoint: Endpoint, from source: LocalAddress) throws(Errno) -> Int {
@@ -166,26 +178,24 @@ final class UDPSockets: BoundSockets {
     // MARK: receiving
 
     /// recvmmsg into the slots' buffers; the kernel's view of each datagram becomes Swift values.
-    private static func receiveBatch(_ fd: Int32, _ batch: UnsafeMutableBufferPointer<ReceivedDatagram>) -> Int {
-        let count = min(batch.count, 64)
-        return withUnsafeTemporaryAllocation(of: wgd_datagram.self, capacity: count) { raw in
-            for i in 0..<count {
-                raw[i] = wgd_datagram()
-                raw[i].data = batch[i].data
-                raw[i].capacity = UInt32(batch[i].capacity)
-            }
-            let received = Int(wgd_udp_receive(fd, raw.baseAddress!, UInt32(count)))
-            guard received > 0 else { return 0 }
-            for i in 0..<received {
-                var d = raw[i]
-                batch[i].length = Int(d.length)
-                batch[i].truncated = d.truncated != 0
-                batch[i].source = withUnsafeBytes(of: &d.remote) { Endpoint(sockaddr: $0.baseAddress!, length: Int(d.remote_length)) }
-                var local = LocalAddress(family: d.local_family, interfaceIndex: d.local_ifindex)
-                withUnsafeBytes(of: &d.local) { src in withUnsafeMutableBytes(of: &local.bytes) { $0.copyMemory(from: src) } }
-                batch[i].local = local
-            }
-            return received
+    private func receiveBatch(_ fd: Int32, _ batch: UnsafeMutableBufferPointer<ReceivedDatagram>) -> Int {
+        let count = min(batch.count, Self.batchLimit)
+        for i in 0..<count {
+            scratch[i] = wgd_datagram()
+            scratch[i].data = batch[i].data
+            scratch[i].capacity = UInt32(batch[i].capacity)
         }
+        let received = Int(wgd_udp_receive(fd, scratch, UInt32(count)))
+        guard received > 0 else { return 0 }
+        for i in 0..<received {
+            var d = scratch[i]
+            batch[i].length = Int(d.length)
+            batch[i].truncated = d.truncated != 0
+            batch[i].source = withUnsafeBytes(of: &d.remote) { Endpoint(sockaddr: $0.baseAddress!, length: Int(d.remote_length)) }
+            var local = LocalAddress(family: d.local_family, interfaceIndex: d.local_ifindex)
+            withUnsafeBytes(of: &d.local) { src in withUnsafeMutableBytes(of: &local.bytes) { $0.copyMemory(from: src) } }
+            batch[i].local = local
+        }
+        return received
     }
 }
