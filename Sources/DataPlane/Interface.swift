@@ -362,4 +362,21 @@ public final class Interface: ControlTarget, @unchecked Sendable {
             }
         }
     }
+
+    /// Closes the UDP sockets now, as the kernel does while it deletes the link, so that another
+    /// daemon can bind the port at once. Returns once they are closed: the UDP reader is woken to
+    /// let go of them, and a worker holds them for one send at most (past 100 ms, the last thread
+    /// to let go closes them). From here on, sends fail and are counted; an apply already running
+    /// finishes first, and a later one that changes the port would bind again.
+    public func releaseSockets() {
+        var old = applying.withLock { _ in
+            sockets.withLock { current in
+                let old = current
+                current = UDPSockets.none()
+                return old
+            }
+        }
+        wakeUDPReader()
+        for _ in 0..<100 where !isKnownUniquelyReferenced(&old) { usleep(1_000) }
+    }
 }

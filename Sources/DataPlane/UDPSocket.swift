@@ -28,6 +28,17 @@ public final class UDPSockets: Sendable {
         self.port = bound
     }
 
+    /// No sockets: what an interface holds once it released its port (`Interface.releaseSockets`).
+    /// Port 0, descriptors -1: poll(2) skips them, and a send fails (EBADF) and is counted.
+    public static func none() -> UDPSockets { UDPSockets(closed: ()) }
+
+    private init(closed: Void) {
+        v4 = FileDescriptor(taking: -1)  // closing -1 at deinit is a harmless EBADF
+        v6Owner = nil
+        v6 = -1
+        port = 0
+    }
+
     private static func open(family: Int32, port: UInt16, fwmark: UInt32) throws(Errno) -> FileDescriptor {
         let fd = FileDescriptor(taking: try retrying { Glibc.socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
         if family == AF_INET6 { try fd.setSocketOption(Int32(IPPROTO_IPV6), IPV6_V6ONLY, Int32(1)) }
