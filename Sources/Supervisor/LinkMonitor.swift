@@ -29,6 +29,7 @@ final class LinkMonitor: @unchecked Sendable {  // one thread reads it; the sock
     /// How many times notifications were lost (ENOBUFS) so far.
     private(set) var overruns = 0
     private let socket: OpaquePointer
+    private var absentAtStart = false
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 8)
     /// Large enough for any notification: the kernel builds them within min(page size, 8 KiB).
     private static let bufferSize = 16_384
@@ -39,6 +40,11 @@ final class LinkMonitor: @unchecked Sendable {  // one thread reads it; the sock
         guard let socket = wgd_link_subscribe() else { throw Errno.current }
         interfaceIndex = index
         self.socket = socket
+        // Gone already: deleted before the subscription began, so no notification will come.
+        // Checked here, before the daemon says it is ready: a script may move the link to another
+        // namespace as soon as it is (netns.sh does), and a later look-up would take that move
+        // for a deletion.
+        absentAtStart = !linkExists
     }
 
     deinit {
@@ -86,11 +92,12 @@ final class LinkMonitor: @unchecked Sendable {  // one thread reads it; the sock
     }
 
     /// Waits for notifications until the link is deleted (then calls `onDeleted`), moves away, the
-    /// socket fails, or `stop` is raised; returns the event it ended with (.none: stopped). A
-    /// deletion before the subscription began is caught by the first look-up.
+    /// socket fails, or `stop` is raised; returns the event it ended with (.none: stopped).
+    /// Notifications queued since the subscription count, and so does a link gone before it.
     @discardableResult
     func watch(until stop: StopSignal, onDeleted: () -> Void) -> Event {
-        var event: Event = linkExists ? .none : .deleted
+        var event = readPending()
+        if event == .none && absentAtStart { event = .deleted }
         while event == .none {
             let readiness: Readiness
             do { readiness = try waitFor(POLLIN, on: pollable, or: stop, milliseconds: -1) } catch { return .failed(error) }

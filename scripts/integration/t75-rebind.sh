@@ -7,10 +7,12 @@
 #    listen-port P, a peer and its link up; `ip link del`; with no pause, a new daemon of that
 #    name, then `wg set listen-port P`: both succeed, the new daemon alone holds P, the old one
 #    exits within 5 s;
-#  - an interface moved to another namespace (netns.sh's first topology: created in one
-#    namespace, used from another) and deleted there: at once a new daemon of that name in the
-#    first namespace gets P there too (the old sockets stayed in the first namespace), and the
-#    old daemon exits.
+#  - interfaces moved to another namespace the moment their daemon is ready (netns.sh's first
+#    topology: created in one namespace, used from another): the daemons live on (a move is not
+#    a deletion; strict: wireguard-go loses that race);
+#  - an interface moved to another namespace and deleted there: at once a new daemon of that
+#    name in the first namespace gets P there too (the old sockets stayed in the first
+#    namespace), and the old daemon exits.
 . "$(dirname "$0")/lib.sh"
 need_basics ss
 begin_test "ip link del frees the listen port at once"
@@ -26,16 +28,20 @@ udp_holders() {
   nsx "$1" ss -uapnH "sport = :$2" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u | xargs
 }
 
-# start_daemon NS IFNAME: IMPL IFNAME, daemonizing, as netns.sh runs it. Sets DAEMON (the PID
-# holding the UAPI socket, registered for cleanup) or, when it did not start, WHY (and fails).
+# start_daemon NS IFNAME [CMD...]: IMPL IFNAME, daemonizing, as netns.sh runs it, then CMD the
+# moment it returns. Sets DAEMON (the PID holding the UAPI socket, registered for cleanup) or,
+# when it did not start or CMD failed, WHY (and fails).
 start_daemon() {
-  local ns=$1 ifname=$2 rc p
+  local ns=$1 ifname=$2 rc p then=0
+  shift 2
   DAEMON=; WHY=
   reg_sock "$ifname"
   tmo 10 ip netns exec "$ns" "$IMPL" "$ifname" >>"$WGT_TMP/daemon-$ifname.log" 2>&1 </dev/null 7>&- 8>&-; rc=$?
+  [ "$rc" -eq 0 ] && [ $# -gt 0 ] && { "$@" || then=1; }
   DAEMON=$(pids_of_sock "$ns" "$ifname" | xargs)
   for p in $DAEMON; do reg_pid "$p"; done
   [ "$rc" -eq 0 ] || { WHY="exit $rc: $(tail -n 3 "$WGT_TMP/daemon-$ifname.log")"; return 1; }
+  [ "$then" -eq 0 ] || { WHY="$* failed"; return 1; }
   [ -n "$DAEMON" ] || { WHY="no process holds $(sock_of "$ifname")"; return 1; }
 }
 
@@ -73,12 +79,33 @@ done
 ip -n "$NS_A" link del "$n" 2>/dev/null
 wait_until 5 pid_gone "$old"
 
+echo "-- interface moved to another namespace the moment the daemon is ready"
+# moved_at_once: five daemons, each moved to NS_B as soon as it returns (netns.sh's first
+# topology); each must live on and take wg set in NS_A. A move is not a deletion.
+moved_at_once() {
+  local i m bad=0
+  for i in 3 4 5 6 7; do
+    m=$(L $i)
+    if ! start_daemon "$NS_A" "$m" ip -n "$NS_A" link set "$m" netns "$NS_B"; then
+      echo "$m: $WHY"; bad=1; continue
+    fi
+    if ! set_port "$NS_A" "$m" || ! pid_alive "$DAEMON"; then echo "$m: the daemon did not survive the move"; bad=1; fi
+    ip -n "$NS_B" link del "$m" 2>/dev/null
+    wait_until 5 pid_gone "$DAEMON"
+  done
+  return $bad
+}
+# wireguard-go's parent returns before its child has looked the interface up by name
+# (SIOCGIFINDEX, tun/tun_linux.go): moved away by then, the child exits.
+expect_strict A "5 daemons moved to another namespace the moment they are ready live on" moved_at_once
+
 echo "-- interface moved to another namespace, deleted there"
 m=$(L 2)
-if start_daemon "$NS_A" "$m" && old=$DAEMON && set_port "$NS_A" "$m" && ip -n "$NS_A" link set "$m" netns "$NS_B"; then
+if start_daemon "$NS_A" "$m" && old=$DAEMON && wait_until 5 nsx "$NS_A" wg show "$m" \
+    && ip -n "$NS_A" link set "$m" netns "$NS_B"; then
+  check "after the move, the daemon takes wg set listen-port $P" set_port "$NS_A" "$m"
   ip -n "$NS_B" link set "$m" up
-  check_eq "after the move, the daemon still holds port $P in the first namespace" "$old" "$(udp_holders "$NS_A" "$P")"
-  check "and still answers wg" nsx "$NS_A" wg show "$m" listen-port
+  check_eq "and holds port $P in the first namespace" "$old" "$(udp_holders "$NS_A" "$P")"
   ip -n "$NS_B" link del "$m" || fail "ip -n B link del $m"
   if start_daemon "$NS_A" "$m"; then
     new=$DAEMON
@@ -94,6 +121,6 @@ if start_daemon "$NS_A" "$m" && old=$DAEMON && set_port "$NS_A" "$m" && ip -n "$
   fi
   check "the old daemon ($old) exits within 5 s" wait_until 5 pid_gone "$old"
 else
-  fail "start $m, set its port and move it to the other namespace"
+  fail "start $m and move it to the other namespace ($WHY)"
 fi
 finish
