@@ -23,6 +23,14 @@ let package = Package(
         ),
         // What Swift cannot call directly: variadic ioctl, the CPU_SET macros.
         .target(name: "CShim"),
+        // libmnl: the supervisor's netlink (link notifications). Buildroot: BR2_PACKAGE_LIBMNL.
+        .systemLibrary(
+            name: "CMnl",
+            pkgConfig: "libmnl",
+            providers: [.apt(["libmnl-dev"])]
+        ),
+        // The netlink parts that need C: libmnl's callbacks, nlmsghdr/ifinfomsg parsing.
+        .target(name: "CNetlink", dependencies: ["CMnl"]),
         .target(
             name: "Crypto",
             dependencies: ["CLibcrypto", "CShim"],
@@ -47,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "Supervisor",
-            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "CShim"],
+            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "CShim", "CMnl", "CNetlink"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -85,7 +93,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ShimTests",
-            dependencies: ["CShim"],
+            dependencies: ["CShim", "CNetlink"],
             swiftSettings: swiftSettings
         ),
     ]

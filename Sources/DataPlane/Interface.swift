@@ -47,6 +47,8 @@ public final class Interface: ControlTarget, @unchecked Sendable {
     private let sockets: Mutex<(any BoundSockets)?>
     private let applying = Mutex(())
     private let running = Atomic<Bool>(true)
+    /// Set by `releaseSockets`: the interface is going away and takes no configuration.
+    private let released = Atomic<Bool>(false)
     private let threads = ThreadGroup()
     let options: InterfaceOptions
     /// The tunnel's MTU as last read (the timer thread re-reads it every second): padding and
@@ -118,10 +120,15 @@ public final class Interface: ControlTarget, @unchecked Sendable {
 
     /// Closes the UDP sockets at once, so that the port is free for another daemon before this
     /// one has finished shutting down. Nothing is sent or received after this.
+    /// An apply in progress finishes first; a later one changes nothing (ENODEV), so a port
+    /// change cannot bind again behind a teardown.
     public func releaseSockets() {
-        let old = sockets.withLock { current -> (any BoundSockets)? in
-            defer { current = nil }
-            return current
+        let old = applying.withLock { _ in
+            released.store(true, ordering: .releasing)
+            return sockets.withLock { current -> (any BoundSockets)? in
+                defer { current = nil }
+                return current
+            }
         }
         old?.close()
     }
@@ -167,6 +174,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
 
     public func apply(_ config: DeviceConfig) throws(Errno) {
         try applying.withLock { (_: inout Void) throws(Errno) in
+            guard !released.load(ordering: .acquiring) else { throw Errno(ENODEV) }
             let old = configuration
             let bound = boundListenPort
             // Rebind only for a real change: `wg setconf` echoes back the port we hold.

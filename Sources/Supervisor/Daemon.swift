@@ -2,6 +2,7 @@ import DataPlane
 public import System
 import Glibc
 import Protocol
+import Synchronization
 
 /// How `wgd [-f] IFNAME` runs.
 public struct DaemonOptions: Sendable {
@@ -84,10 +85,26 @@ public enum Daemon {
         } catch {
             return fail(error.description)
         }
-        interface.onInterfaceGone { stopProcess() }
+        let deletion = InterfaceDeletion(interface: interface, server: server, log: log)
+        interface.onInterfaceGone { deletion.handle() }
+        // Without the monitor, the TUN's read error alone tells of a deletion.
+        let monitor: LinkMonitor?
+        do { monitor = try LinkMonitor(interface: options.interface) } catch {
+            monitor = nil
+            log.error("no link notifications for \(options.interface): \(error)")
+        }
+        let monitorStop: StopSignal
+        do { monitorStop = try StopSignal() } catch { return fail("cannot create a pipe: \(error)") }
         do {
             try interface.start()
             try server.start()
+            if let monitor {
+                try Threads.spawn(name: "wgd-link") {
+                    let end = monitor.watch(until: monitorStop) { deletion.handle() }
+                    if case .movedAway = end { log.verbose("\(options.interface) moved to another network namespace") }
+                    if case .failed(let error) = end { log.error("link notifications stopped: \(error)") }
+                }
+            }
         } catch {
             return fail("cannot start: \(error)")
         }
@@ -97,6 +114,7 @@ public enum Daemon {
         var received: Int32 = 0
         repeat { sigwait(&signals, &received) } while received == 0
         log.verbose("shutting down (signal \(received))")
+        monitorStop.raise()
         server.stop()
         interface.stop()
         log.verbose("dropped: \(interface.counters.summary)")
@@ -105,5 +123,30 @@ public enum Daemon {
 
     /// Asks the main thread to shut down. raise(3) would signal only the calling thread, which
     /// (like every thread but the sigwait in `run`) blocks SIGTERM: the process must get it.
-    private static func stopProcess() { kill(getpid(), SIGTERM) }
+    fileprivate static func stopProcess() { kill(getpid(), SIGTERM) }
+}
+
+/// The interface was deleted under the daemon: whichever thread notices first (the link monitor,
+/// or the TUN reader on its read error) frees the UDP port before anything else, as the kernel
+/// frees it while it deletes the link, so that a new daemon can bind it at once; then the UAPI
+/// socket goes, and the process is asked to stop.
+private final class InterfaceDeletion: Sendable {
+    private let interface: Interface
+    private let server: UAPIServer
+    private let log: Log
+    private let handled = Atomic(false)
+
+    init(interface: Interface, server: UAPIServer, log: Log) {
+        self.interface = interface
+        self.server = server
+        self.log = log
+    }
+
+    func handle() {
+        guard !handled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        interface.releaseSockets()
+        log.verbose("interface \(interface.name) deleted: UDP port released")
+        server.stop()
+        Daemon.stopProcess()
+    }
 }
