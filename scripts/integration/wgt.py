@@ -8,6 +8,8 @@
   uapi-many SOCK N                      N connections at once, a get on each; exit 0 if all ok
   gen-big-conf OUT PRIVKEY_FILE NPEERS NV6   a setconf file: NPEERS peers, each with one
                                         203.0.113.x/32 and NV6 fd00:a::/128s (NPEERS <= 256)
+  gen-one-peer-conf OUT PRIVKEY_FILE SHAPE   a setconf file with one peer and many allowed IPs:
+                                        SHAPE "selftest" (the kernel's 255 * 256 * 2) or a count
   pcap-udp-payload PCAP OUT             UDP payload of the first packet in an Ethernet pcap
   udp-send HOST PORT KIND [COUNT] [ARG] send crafted UDP datagrams (see KINDS)
 
@@ -245,6 +247,36 @@ def cmd_gen_big_conf(out, privkey_file, npeers, nv6):
     print(npeers * (nv6 + 1))
 
 
+def cmd_gen_one_peer_conf(out, privkey_file, shape):
+    """One peer, many allowed IPs, 1,000 to an AllowedIPs line; prints how many.
+
+    "selftest" is the kernel's netns.sh request, 255 * 256 pairs of a shorter and a host prefix
+    ($a.$b.0.0/16 and $a::$b/128 there), moved into fd00::/8 as configuration text only.
+    A number N gives N host routes fd00:40::x:y/128, about 31 bytes each on the wire."""
+    if shape == "selftest":
+        ips = (f"fd00:35:{a:x}:{b:x}::/64, fd00:36::{a:x}:{b:x}/128" for a in range(1, 256) for b in range(256))
+        count, per_line = 255 * 256 * 2, 500
+    else:
+        count, per_line = int(shape), 1000
+        if not 0 < count <= 4_000_000:
+            raise SystemExit("gen-one-peer-conf: 0 < N <= 4000000")
+        ips = (f"fd00:40::{i >> 16:x}:{i & 0xFFFF:x}/128" for i in range(count))
+    with open(privkey_file) as f:
+        priv = f.read().strip()
+    pub = base64.b64encode(bytes(range(1, 33))).decode()
+    with open(out, "w") as f:
+        f.write(f"[Interface]\nPrivateKey = {priv}\nListenPort = 51835\n\n[Peer]\nPublicKey = {pub}\n")
+        line = []
+        for ip in ips:
+            line.append(ip)
+            if len(line) == per_line:
+                f.write("AllowedIPs = " + ", ".join(line) + "\n")
+                line = []
+        if line:
+            f.write("AllowedIPs = " + ", ".join(line) + "\n")
+    print(count)
+
+
 # ---------------------------------------------------------------------------------------------
 def cmd_pcap_udp_payload(pcap, out):
     with open(pcap, "rb") as f:
@@ -395,6 +427,7 @@ def main(argv):
         "uapi-get": cmd_uapi_get,
         "uapi-many": cmd_uapi_many,
         "gen-big-conf": cmd_gen_big_conf,
+        "gen-one-peer-conf": cmd_gen_one_peer_conf,
         "pcap-udp-payload": cmd_pcap_udp_payload,
         "udp-send": cmd_udp_send,
         "flood": cmd_flood,
