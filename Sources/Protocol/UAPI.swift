@@ -3,9 +3,9 @@ public import Crypto
 /// The cross-platform userspace configuration protocol that `wg` speaks (wireguard.com/xplatform),
 /// as text in and text out; the socket around it belongs to the supervisor.
 ///
-/// A `set` is applied line by line to a copy of the configuration and swapped in only when the
-/// whole request parsed and validated: a rejected request changes nothing (wireguard-go applies
-/// each line as it reads it, so a bad line half-way leaves half a change).
+/// A `set` is parsed whole into operations (`ConfigChange`) and applied to a copy of the
+/// configuration only when every line is valid: a rejected request changes nothing
+/// (wireguard-go applies each line as it reads it, so a bad line half-way leaves half a change).
 public enum UAPIError: Error, Equatable, Sendable {
     /// A value `wg` may not send, or a key it does not know: -EINVAL.
     case invalid(String)
@@ -27,102 +27,76 @@ public enum UAPIError: Error, Equatable, Sendable {
     }
 }
 
-/// One `set=1` request in progress.
-public struct UAPISet: Sendable {
-    public private(set) var config: DeviceConfig
-    /// The peer that `public_key` selected; nil before the first one (device keys) and after
-    /// `remove`.
-    private var peer: PublicKey?
-    /// Lines for this peer are read and checked but change nothing: the device's own key, a
-    /// removed peer, or `update_only` on a peer that does not exist.
-    private var ignoringPeer = false
-    private var peerIsNew = false
+/// The lines of one `set=1` request, each turned into the operation it asks for. Every error a
+/// request can have is in its text, so a request is checked whole before any of it is applied.
+public struct UAPISetParser: Sendable {
+    /// After the first `public_key`, keys are peer keys.
     private var inPeerSection = false
 
-    public init(config: DeviceConfig) { self.config = config }
+    public init() {}
 
-    /// Applies one line (without its newline).
-    public mutating func apply(line: Substring) throws(UAPIError) {
+    /// Parses one line (without its newline); nil for a line that asks for nothing
+    /// (`protocol_version=1`).
+    public mutating func parse(_ line: Substring) throws(UAPIError) -> ConfigOperation? {
         guard let equals = line.firstIndex(of: "=") else { throw .malformed("line without '=': \(line.prefix(64))") }
         let key = line[line.startIndex..<equals]
         let value = line[line.index(after: equals)...]
         if key == "public_key" {
-            try selectPeer(value)
-        } else if inPeerSection {
-            try applyPeer(key, value)
-        } else {
-            try applyDevice(key, value)
+            inPeerSection = true
+            return .peer(PublicKey(try hexKey(value, "public_key")))
         }
+        return inPeerSection ? try peerOperation(key, value) : try deviceOperation(key, value)
     }
 
-    private mutating func applyDevice(_ key: Substring, _ value: Substring) throws(UAPIError) {
+    private func deviceOperation(_ key: Substring, _ value: Substring) throws(UAPIError) -> ConfigOperation {
         switch key {
         case "private_key":
             let bytes = try hexKey(value, "private_key")
-            config.setPrivateKey(bytes.isZero ? nil : bytes.withUnsafeBytes { PrivateKey(copying: $0) })
+            return .privateKey(bytes.isZero ? nil : bytes.withUnsafeBytes { PrivateKey(copying: $0) })
         case "listen_port":
-            config.listenPort = try number(value, UInt16.self, "listen_port")
+            return .listenPort(try number(value, UInt16.self, "listen_port"))
         case "fwmark":
-            config.fwmark = try number(value, UInt32.self, "fwmark")
+            return .fwmark(try number(value, UInt32.self, "fwmark"))
         case "replace_peers":
             try expectTrue(value, "replace_peers")
-            config.removeAllPeers()
+            return .replacePeers
         default:
             throw .invalid("unknown device key '\(key.prefix(64))'")
         }
     }
 
-    private mutating func selectPeer(_ value: Substring) throws(UAPIError) {
-        inPeerSection = true
-        let key = PublicKey(try hexKey(value, "public_key"))
-        peerIsNew = config.peer(key) == nil
-        // wg sends the device's own key back in some flows; like the kernel, ignore that peer.
-        ignoringPeer = !config.addPeer(key)
-        peer = key
-    }
-
-    private mutating func applyPeer(_ key: Substring, _ value: Substring) throws(UAPIError) {
+    private func peerOperation(_ key: Substring, _ value: Substring) throws(UAPIError) -> ConfigOperation? {
         switch key {
         case "remove":
             try expectTrue(value, "remove")
-            if let peer, !ignoringPeer { config.removePeer(peer) }
-            ignoringPeer = true
+            return .removePeer
         case "update_only":
             try expectTrue(value, "update_only")
-            if peerIsNew, let peer, !ignoringPeer {
-                config.removePeer(peer)
-                ignoringPeer = true
-            }
+            return .updateOnly
         case "preshared_key":
             let bytes = try hexKey(value, "preshared_key")
-            update { $0.presharedKey = bytes.isZero ? nil : bytes.withUnsafeBytes { PresharedKey(copying: $0) } }
+            return .presharedKey(bytes.isZero ? nil : bytes.withUnsafeBytes { PresharedKey(copying: $0) })
         case "endpoint":
             guard let endpoint = Endpoint(value) else { throw .invalid("endpoint '\(value.prefix(64))' is not IP:port or [IPv6]:port") }
-            update { $0.endpoint = endpoint }
+            return .endpoint(endpoint)
         case "persistent_keepalive_interval":
-            let seconds = try number(value, UInt16.self, "persistent_keepalive_interval")
-            update { $0.persistentKeepaliveInterval = seconds }
+            return .persistentKeepaliveInterval(try number(value, UInt16.self, "persistent_keepalive_interval"))
         case "replace_allowed_ips":
             try expectTrue(value, "replace_allowed_ips")
-            if let peer, !ignoringPeer { config.removeAllowedIPs(of: peer) }
+            return .replaceAllowedIPs
         case "allowed_ip":
             let removing = value.first == "-"
             guard let prefix = IPPrefix(removing ? value.dropFirst() : value) else {
                 throw .invalid("allowed_ip '\(value.prefix(64))' is not an address/prefix-length")
             }
-            guard let peer, !ignoringPeer else { return }
-            if removing { config.removeAllowedIP(prefix, from: peer) } else { config.addAllowedIP(prefix, to: peer) }
+            return removing ? .removeAllowedIP(prefix) : .addAllowedIP(prefix)
         case "protocol_version":
             guard value == "1" else { throw .invalid("protocol_version must be 1") }
+            return nil
         default:
             // Includes the get-only keys (rx_bytes, last_handshake_time_sec, …).
             throw .invalid("unknown peer key '\(key.prefix(64))'")
         }
-    }
-
-    private mutating func update(_ change: (inout PeerConfig) -> Void) {
-        guard let peer, !ignoringPeer else { return }
-        config.updatePeer(peer, change)
     }
 
     private func hexKey(_ value: Substring, _ name: String) throws(UAPIError) -> Bytes32 {
@@ -140,6 +114,21 @@ public struct UAPISet: Sendable {
             throw .invalid("\(name) '\(value.prefix(32))' is not a number from 0 to \(T.max)")
         }
         return n
+    }
+}
+
+/// One `set=1` request applied line by line to a working copy of a configuration, which the
+/// caller swaps in only if every line parsed.
+public struct UAPISet: Sendable {
+    public private(set) var config: DeviceConfig
+    private var parser = UAPISetParser()
+    private var editor = ConfigEditor()
+
+    public init(config: DeviceConfig) { self.config = config }
+
+    /// Applies one line (without its newline).
+    public mutating func apply(line: Substring) throws(UAPIError) {
+        if let operation = try parser.parse(line) { editor.apply(operation, to: &config) }
     }
 }
 

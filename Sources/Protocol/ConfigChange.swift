@@ -1,0 +1,100 @@
+public import Crypto
+
+/// What one line of a `set` asks for, parsed and checked. Whether a line is valid never depends
+/// on the configuration it will change, so a whole request can be parsed before anything is
+/// locked, and applying it afterwards cannot fail.
+public enum ConfigOperation: Sendable {
+    case privateKey(PrivateKey?)
+    case listenPort(UInt16)
+    case fwmark(UInt32)
+    case replacePeers
+    /// `public_key=`: selects the peer (creating it) that the lines after it are about. Boxed, so
+    /// that a key's 32 bytes do not make every operation (mostly allowed IPs) that large.
+    indirect case peer(PublicKey)
+    case removePeer
+    case updateOnly
+    case presharedKey(PresharedKey?)
+    case endpoint(Endpoint)
+    case persistentKeepaliveInterval(UInt16)
+    case replaceAllowedIPs
+    case addAllowedIP(IPPrefix)
+    case removeAllowedIP(IPPrefix)
+}
+
+/// A whole `set` request as operations in the order they came. Large requests are mostly
+/// allowed IPs (the kernel's selftest sends 130,560), so the list is kept in fixed-size chunks:
+/// it never holds two copies of itself while growing, as one array would.
+public struct ConfigChange: Sendable {
+    private static let chunkSize = 4096
+    private var chunks: [ContiguousArray<ConfigOperation>] = []
+    public private(set) var count = 0
+
+    public init() {}
+
+    public mutating func append(_ operation: ConfigOperation) {
+        if count % Self.chunkSize == 0 {
+            chunks.append([])
+            chunks[chunks.count - 1].reserveCapacity(Self.chunkSize)
+        }
+        chunks[chunks.count - 1].append(operation)
+        count += 1
+    }
+
+    /// Applies every operation to `config`, in order.
+    public func apply(to config: inout DeviceConfig) {
+        var editor = ConfigEditor()
+        for chunk in chunks {
+            for operation in chunk { editor.apply(operation, to: &config) }
+        }
+    }
+}
+
+/// Applies operations one after another, remembering which peer the last `public_key` chose.
+public struct ConfigEditor: Sendable {
+    /// The selected peer; nil before the first one (device keys) and after `remove`.
+    private var peer: PublicKey?
+    /// Lines for this peer change nothing: the device's own key, a removed peer, or
+    /// `update_only` on a peer that did not exist.
+    private var ignoringPeer = false
+    private var peerIsNew = false
+
+    public init() {}
+
+    public mutating func apply(_ operation: ConfigOperation, to config: inout DeviceConfig) {
+        switch operation {
+        case .privateKey(let key): config.setPrivateKey(key)
+        case .listenPort(let port): config.listenPort = port
+        case .fwmark(let mark): config.fwmark = mark
+        case .replacePeers: config.removeAllPeers()
+        case .peer(let key): select(key, in: &config)
+        default: applyToPeer(operation, in: &config)
+        }
+    }
+
+    private mutating func select(_ key: PublicKey, in config: inout DeviceConfig) {
+        peerIsNew = config.peer(key) == nil
+        // wg sends the device's own key back in some flows; like the kernel, ignore that peer.
+        ignoringPeer = !config.addPeer(key)
+        peer = key
+    }
+
+    private mutating func applyToPeer(_ operation: ConfigOperation, in config: inout DeviceConfig) {
+        guard let peer, !ignoringPeer else { return }
+        switch operation {
+        case .removePeer:
+            config.removePeer(peer)
+            ignoringPeer = true
+        case .updateOnly:
+            guard peerIsNew else { return }
+            config.removePeer(peer)
+            ignoringPeer = true
+        case .presharedKey(let key): config.updatePeer(peer) { $0.presharedKey = key }
+        case .endpoint(let endpoint): config.updatePeer(peer) { $0.endpoint = endpoint }
+        case .persistentKeepaliveInterval(let seconds): config.updatePeer(peer) { $0.persistentKeepaliveInterval = seconds }
+        case .replaceAllowedIPs: config.removeAllowedIPs(of: peer)
+        case .addAllowedIP(let prefix): config.addAllowedIP(prefix, to: peer)
+        case .removeAllowedIP(let prefix): config.removeAllowedIP(prefix, from: peer)
+        case .privateKey, .listenPort, .fwmark, .replacePeers, .peer: break  // device-level: handled above
+        }
+    }
+}
