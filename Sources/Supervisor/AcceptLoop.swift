@@ -11,11 +11,13 @@ final class ServerContext: Sendable {
     let identity: FileIdentity
     let readTimeout: Int32
     let maxConnections: Int
+    let maxRequestLength: Int
     let log: @Sendable (String) -> Void
     let onSocketDeleted: @Sendable () -> Void
 
     let stop: StopSignal
-    /// Held from a set's snapshot of the configuration to its apply: sets one at a time.
+    /// Held from a set's snapshot of the configuration to its apply (never while reading from a
+    /// client): sets one at a time.
     let setLock = Mutex(())
     /// Set to nil by `stop()`, which closes the socket.
     let listening: Mutex<ListeningSocket?>
@@ -25,7 +27,7 @@ final class ServerContext: Sendable {
     let ownUID = geteuid()
 
     init(target: any ControlTarget, socketPath: String, identity: FileIdentity, listening: ListeningSocket,
-         stop: StopSignal, readTimeout: Int32, maxConnections: Int, log: @escaping @Sendable (String) -> Void,
+         stop: StopSignal, readTimeout: Int32, maxConnections: Int, maxRequestLength: Int, log: @escaping @Sendable (String) -> Void,
          onSocketDeleted: @escaping @Sendable () -> Void) {
         self.target = target
         self.socketPath = socketPath
@@ -33,6 +35,7 @@ final class ServerContext: Sendable {
         self.listening = Mutex(listening)
         self.readTimeout = readTimeout
         self.maxConnections = maxConnections
+        self.maxRequestLength = maxRequestLength
         self.log = log
         self.onSocketDeleted = onSocketDeleted
         self.stop = stop

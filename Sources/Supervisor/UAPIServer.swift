@@ -37,8 +37,13 @@ public final class UAPIServer: Sendable {
     /// - onSocketDeleted: runs once, on the accept thread, if someone else removes the socket
     ///   file (wireguard-go exits then). It may call `stop()`.
     /// - log: one line per noteworthy event (rejected sets, refused clients).
+    /// - maxRequestLength: the most one `set` may send after its `set=1` line; a longer one is read
+    ///   to its end and refused with EMSGSIZE. A set is read whole before it is applied, so this
+    ///   bounds what each connection can make the daemon hold. The default, 32 MiB, has room for
+    ///   400,000 allowed IPs in their longest spelling (about 25 MB; in wg's usual spelling they
+    ///   take about 12 MB, and the kernel selftest's 130,560 about 4 MB).
     public init(interface name: String, directory: String = "/var/run/wireguard", target: any ControlTarget,
-                readTimeoutMilliseconds: Int32 = 10_000, maxConnections: Int = 32,
+                readTimeoutMilliseconds: Int32 = 10_000, maxConnections: Int = 32, maxRequestLength: Int = 32 << 20,
                 onSocketDeleted: @escaping @Sendable () -> Void = {},
                 log: @escaping @Sendable (String) -> Void = { _ in }) throws(UAPIServerError) {
         guard InterfaceName.isValid(name) else {
@@ -65,6 +70,7 @@ public final class UAPIServer: Sendable {
         context = ServerContext(target: target, socketPath: path, identity: identity,
                                 listening: listening, stop: stop,
                                 readTimeout: max(readTimeoutMilliseconds, 1), maxConnections: max(maxConnections, 1),
+                                maxRequestLength: max(maxRequestLength, 1),
                                 log: log, onSocketDeleted: onSocketDeleted)
     }
 

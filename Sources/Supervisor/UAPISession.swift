@@ -1,4 +1,5 @@
 import DataPlane
+import Glibc
 import System
 import Protocol
 
@@ -44,66 +45,88 @@ struct UAPISession {
         return sent
     }
 
-    /// `set=1`, then lines until the empty one that ends it. A set cut short by EOF is a dropped
-    /// client and changes nothing (wireguard-go applies what it read; `wg` always sends the empty
-    /// line, so nothing that speaks the protocol loses by this). The set lock is held from reading
-    /// the configuration to applying the new one, so concurrent sets never lose each other's
-    /// changes.
+    /// `set=1`, then lines until the empty one that ends it. The whole request is read and
+    /// parsed first, holding nothing another client needs, so a client that stalls mid-request
+    /// delays only itself. Then, under the set lock, its operations are applied to the
+    /// configuration in force and the result handed to the target whole: concurrent sets never
+    /// lose each other's changes, and the lock is held only for work that never waits on a client.
     private func set() -> Bool {
-        let outcome = context.setLock.withLock { _ in readAndApply() }
-        switch outcome {
+        switch readSet() {
         case .abandoned(let why):
             context.log("uapi: set abandoned, nothing applied: \(why)")
             return false
-        case .replied(let errno, let ended, let problem):
-            if let problem { context.log("uapi: \(problem)") }
+        case .rejected(let errno, let ended, let problem):
+            context.log("uapi: \(problem)")
             return reply(errno: errno) && !ended
+        case .complete(let change):
+            let failure = context.setLock.withLock { _ in apply(change) }
+            if let failure { context.log("uapi: set failed: \(failure)") }
+            return reply(errno: failure.map { -$0.code } ?? 0)
         }
     }
 
-    private enum SetOutcome {
-        /// `ended`: the request was ended by EOF, so the client sends nothing more.
-        case replied(errno: Int32, ended: Bool, problem: String?)
+    private enum SetRequest {
+        case complete(ConfigChange)
+        /// Nothing to apply. `ended`: the request was ended by EOF, so the client sends nothing more.
+        case rejected(errno: Int32, ended: Bool, problem: String)
         /// The client vanished, stalled or was cut off mid-request: nothing to apply, no one
         /// to tell.
         case abandoned(String)
     }
 
-    private func readAndApply() -> SetOutcome {
-        var request = UAPISet(config: context.target.configuration)
-        var rejection: UAPIError?
-        reading: while true {
+    /// Reads a set's lines up to the empty one, parsing each. After a bad line, or past the
+    /// request length limit, the rest is read, to stay in step with the client, but not kept.
+    /// A set cut short by EOF is a dropped client and changes nothing (wireguard-go applies what
+    /// it read; `wg` always sends the empty line, so nothing that speaks the protocol loses by this).
+    private func readSet() -> SetRequest {
+        var parser = UAPISetParser()
+        var change = ConfigChange()
+        var rejection: (errno: Int32, message: String)?
+        let start = stream.consumed
+        while true {
             let line: RequestLine
             do {
                 line = try stream.readLine()
             } catch .endOfStream {
                 // A half-closed client may still read: tell it why nothing happened.
-                return .replied(errno: -71, ended: true, problem: "set ended without the empty line: nothing applied")
+                return .rejected(errno: -71, ended: true, problem: "set ended without the empty line: nothing applied")
             } catch {
                 return .abandoned(describe(error))
             }
-            // After a bad line the rest is read, to stay in step with the client, but not applied.
+            if rejection == nil, stream.consumed - start > context.maxRequestLength {
+                rejection = (-EMSGSIZE, "request longer than \(context.maxRequestLength) bytes")
+            }
             switch line {
             case .text(let text) where text.isEmpty:
-                break reading
-            case .text(let text):
-                guard rejection == nil else { continue }
-                do { try request.apply(line: text) } catch { rejection = error }
+                guard let rejection else { return .complete(change) }
+                return .rejected(errno: rejection.errno, ended: false, problem: "set rejected: \(rejection.message)")
+            case .text(let text) where rejection == nil:
+                do throws(UAPIError) {
+                    if let operation = try parser.parse(text) { change.append(operation) }
+                } catch {
+                    rejection = (error.errno, error.message)
+                }
+            case .text:
+                break
             case .tooLong:
-                rejection = rejection ?? .invalid("line longer than \(UAPIStream.maxLineLength) bytes")
+                rejection = rejection ?? (-EINVAL, "line longer than \(UAPIStream.maxLineLength) bytes")
             case .notText:
-                rejection = rejection ?? .invalid("line with NUL or invalid UTF-8")
+                rejection = rejection ?? (-EINVAL, "line with NUL or invalid UTF-8")
             }
+            if rejection != nil, change.count > 0 { change = ConfigChange() }  // never applied: let it go now
         }
-        if let rejection {
-            return .replied(errno: rejection.errno, ended: false, problem: "set rejected: \(rejection.message)")
-        }
+    }
+
+    /// Applies a parsed set to the configuration in force; the target's error if it refused.
+    private func apply(_ change: ConfigChange) -> Errno? {
+        var config = context.target.configuration
+        change.apply(to: &config)
         do {
-            try context.target.apply(request.config)
+            try context.target.apply(config)
         } catch {
-            return .replied(errno: -error.code, ended: false, problem: "set failed: \(error)")
+            return error
         }
-        return .replied(errno: 0, ended: false, problem: nil)
+        return nil
     }
 
     private func reply(errno: Int32) -> Bool {

@@ -24,8 +24,9 @@ enum RequestLine {
 }
 
 /// A UAPI connection as lines in, text out, through one fixed buffer: a client can send as much
-/// as it likes, the memory it costs stays at `bufferSize` (plus whatever the config it builds
-/// legitimately needs). Every wait is bounded by the read timeout and cut short by a stop.
+/// as it likes, the memory the stream costs stays at `bufferSize` (a set's parsed lines are
+/// bounded by the server's request length limit). Every wait is bounded by the read timeout and
+/// cut short by a stop.
 final class UAPIStream {
     /// Far above any line `wg` sends (the longest, an endpoint or a key, is under 100 bytes).
     static let maxLineLength = 4096
@@ -37,6 +38,8 @@ final class UAPIStream {
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: UAPIStream.bufferSize, alignment: 1)
     private var start = 0  // buffer[start..<end] is received and not yet consumed
     private var end = 0
+    /// Bytes taken from the connection as lines so far (dropped bytes of overlong lines too).
+    private(set) var consumed = 0
 
     init(socket: consuming FileDescriptor, stop: StopSignal, timeoutMilliseconds: Int32) throws(Errno) {
         try socket.setNonBlocking()
@@ -51,13 +54,17 @@ final class UAPIStream {
         var discarding = false
         while true {
             if let newline = firstNewline() {
-                defer { start = newline + 1 }
+                defer {
+                    consumed += newline + 1 - start
+                    start = newline + 1
+                }
                 if discarding || newline - start > Self.maxLineLength { return .tooLong }
                 return decode(start..<newline)
             }
             // An overlong line's bytes are dropped as they come, so it never needs more room.
             if discarding || end - start > Self.maxLineLength {
                 discarding = true
+                consumed += end - start
                 start = 0
                 end = 0
             }
