@@ -86,17 +86,20 @@ public final class Device<Runtime: AnyObject & Sendable>: Sendable {
                peer.setPersistentKeepalive(wanted.persistentKeepaliveInterval, now: now) {
                 changes.keepaliveNow.append(peer)
             }
-            if before?.allowedIPs != wanted.allowedIPs {
-                routes.withLock { table in
-                    table.removeAll(for: peer)
-                    for prefix in wanted.allowedIPs { table.insert(prefix, for: peer) }
-                }
-            }
         }
+        installRoutes(config)
         let order = config.peers.map(\.publicKey)
         let list = peers.withLock { table in order.compactMap { table[$0] } }
         peerList.withLock { $0 = list }
         return changes
+    }
+
+    /// Routes by the configuration's own allowed-IPs trie: shared with it, not copied, so this
+    /// costs the same for one prefix or 400,000.
+    private func installRoutes(_ config: DeviceConfig) {
+        let owners = peers.withLock { table in config.slotOwners.map { key in key.flatMap { table[$0] } } }
+        // The trie the table held before is let go of when withLock returns: outside the lock.
+        _ = routes.withLock { $0.install(config.allowedIPsTrie, owners: owners) }
     }
 
     private func changeIdentity(to key: PrivateKey?) {
@@ -108,7 +111,7 @@ public final class Device<Runtime: AnyObject & Sendable>: Sendable {
 
     private func removePeer(_ key: PublicKey) -> Peer<Runtime>? {
         guard let peer = peers.withLock({ $0.removeValue(forKey: key) }) else { return nil }
-        routes.withLock { $0.removeAll(for: peer) }
+        routes.withLock { $0.forget(peer) }
         peer.remove(indexTable: indexTable)
         return peer
     }

@@ -133,9 +133,12 @@ public struct UAPISet: Sendable {
 }
 
 /// The `get=1` reply, in wireguard-go's key order, peers in insertion order (as the kernel
-/// lists them). `emit` receives the text in pieces (one device header, then one per peer) so that
-/// a reply for 100,000+ allowed IPs is never one giant string.
+/// lists them). `emit` receives the text in pieces (the device header, then each peer, in pieces
+/// of at most about `pieceLength` bytes) so that a reply for 400,000 allowed IPs is never one
+/// giant string.
 public enum UAPIGet {
+    public static let pieceLength = 64 * 1024
+
     public static func write(config: DeviceConfig, listenPort: UInt16, status: (PublicKey) -> PeerStatus?,
                              emit: (String) -> Void) {
         var head = ""
@@ -155,7 +158,14 @@ public enum UAPIGet {
             text += "tx_bytes=\(now?.sentBytes ?? 0)\n"
             text += "rx_bytes=\(now?.receivedBytes ?? 0)\n"
             text += "persistent_keepalive_interval=\(peer.persistentKeepaliveInterval)\n"
-            for prefix in peer.allowedIPs { text += "allowed_ip=\(prefix)\n" }
+            for prefix in peer.allowedIPList {
+                text += "allowed_ip=\(prefix)\n"
+                if text.utf8.count >= pieceLength {
+                    emit(text)
+                    text = ""
+                    text.reserveCapacity(pieceLength + 64)
+                }
+            }
             emit(text)
         }
         emit("errno=0\n\n")

@@ -496,3 +496,76 @@ extension ConfigTests {
         }
     }
 }
+
+/// A configuration is a value whose allowed IPs live in a trie that copies share page by page: a
+/// set edits a copy of the configuration the device routes by, and must change nothing else, and
+/// copy only what it writes.
+@Suite("DeviceConfig copies")
+struct ConfigCopyTests {
+    static let keys = (0..<3).map { ConfigTests.key(500 + $0) }
+
+    /// 60,000 prefixes over three peers, in about a hundred pages.
+    static func big() -> DeviceConfig {
+        var config = DeviceConfig()
+        for k in keys { config.addPeer(k) }
+        for i in 0..<60_000 { config.addAllowedIP(ConfigTests.manyPrefix(i), to: keys[i % 3]) }
+        return config
+    }
+
+    @Test func aSmallChangeToACopyCopiesAFewPages() {
+        let original = Self.big()
+        var copy = original
+        copy.addAllowedIP(ConfigTests.prefix("198.51.100.0/24"), to: Self.keys[1])
+        copy.addAllowedIP(ConfigTests.manyPrefix(7), to: Self.keys[0])      // a move
+        copy.removeAllowedIP(ConfigTests.manyPrefix(100), from: Self.keys[1])
+        let pages = original.allowedIPsTrie.pageCount
+        let shared = copy.allowedIPsTrie.sharedPages(with: original.allowedIPsTrie)
+        #expect(pages > 50)
+        #expect(pages - shared <= 12, "each edit writes a few nodes on one path and two list neighbours")
+        #expect(original.peer(Self.keys[1])?.allowedIPList.count == 20_000)
+        #expect(copy.peer(Self.keys[1])?.allowedIPList.count == 19_999)
+        #expect(copy.owner(of: ConfigTests.manyPrefix(7)) == Self.keys[0])
+        #expect(original.owner(of: ConfigTests.manyPrefix(7)) == Self.keys[1])
+    }
+
+    @Test func removingPrefixesOnEveryPageTakesFreshPagesForTheRest() {
+        let original = Self.big()
+        var copy = original
+        // A third of the table, on every page (the peers' prefixes alternate): removed in place,
+        // every page would be copied; rebuilt, the rest takes two thirds of the pages.
+        copy.removePeer(Self.keys[0])
+        let pages = copy.allowedIPsTrie.pageCount
+        #expect(copy.allowedIPsTrie.sharedPages(with: original.allowedIPsTrie) == 0)
+        #expect(pages < original.allowedIPsTrie.pageCount * 3 / 4)
+        // Now nothing shares the copy's pages: removing in place costs nothing.
+        copy.removeAllowedIPs(of: Self.keys[1])
+        #expect(copy.allowedIPsTrie.pageCount == pages)
+        #expect(copy.peers.map(\.allowedIPList.count) == [0, 20_000])
+        #expect(original.peers.map(\.allowedIPList.count) == [20_000, 20_000, 20_000])
+    }
+
+    @Test(arguments: [11, 12] as [UInt64])
+    func copiesNeverSeeEachOthersChanges(seed: UInt64) {
+        var random = SeededGenerator(seed: seed)
+        var config = Self.big()
+        var snapshots: [(config: DeviceConfig, peers: [[IPPrefix]])] = []
+        for round in 0..<6 {
+            snapshots.append((config, config.peers.map(\.allowedIPs)))
+            for _ in 0..<3_000 {
+                let key = Self.keys[Int(random.next() % 3)]
+                let prefix = ConfigTests.manyPrefix(Int(random.next() % 70_000))
+                switch random.next() % 10 {
+                case 0..<5: config.addAllowedIP(prefix, to: key)
+                case 5..<9: config.removeAllowedIP(prefix, from: key)
+                default: if round == 3 { config.removeAllowedIPs(of: key) }
+                }
+            }
+        }
+        for (i, snapshot) in snapshots.enumerated() {
+            #expect(snapshot.config.peers.map(\.allowedIPs) == snapshot.peers, "seed \(seed): snapshot \(i) changed")
+        }
+        let all = config.peers.flatMap(\.allowedIPs)
+        #expect(Set(all).count == all.count)
+        for prefix in all.prefix(2_000) { #expect(config.owner(of: prefix) != nil) }
+    }
+}
