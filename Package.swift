@@ -66,7 +66,7 @@ let package = Package(
         // Release-built benchmark: prints figures, never asserts (scripts/bench).
         .executableTarget(
             name: "wgd-bench",
-            dependencies: ["Protocol", "Crypto"],
+            dependencies: ["Protocol", "Crypto", "CShim"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -123,3 +124,8 @@ int wgd_udp_send_batch(int fd, const void *iovecs, unsigned int count, const voi
 }
 
 int wgd_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
+
+size_t wgd_heap_in_use(void) {
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+}

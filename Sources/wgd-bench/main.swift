@@ -14,6 +14,7 @@ import Glibc
 let benchmarks: [Benchmark] = [
     cryptoBenchmark,
     handshakeBenchmark,
+    allowedIPsBenchmark,
 ]
 
 func usage() -> String {

@@ -48,4 +48,8 @@ int wgd_udp_send_batch(int fd, const void *iovecs, unsigned int count, const voi
 /* Ask the kernel for IP_PKTINFO / IPV6_RECVPKTINFO on a socket of `family`. */
 int wgd_udp_enable_pktinfo(int fd, int family);
 
+/* mallinfo2 is declared in <malloc.h>, which no Swift module includes: the heap bytes the process
+ * has allocated and not freed (arenas and mmapped chunks), for wgd-bench's memory figures. */
+size_t wgd_heap_in_use(void);
+
 #endif
