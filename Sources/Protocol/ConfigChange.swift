@@ -50,7 +50,7 @@ public struct ConfigChange: Sendable {
 }
 
 /// Applies operations one after another, remembering which peer the last `public_key` chose.
-public struct ConfigEditor: Sendable {
+struct ConfigEditor: Sendable {
     /// The selected peer; nil before the first one (device keys) and after `remove`.
     private var peer: PublicKey?
     /// Lines for this peer change nothing: the device's own key, a removed peer, or
@@ -58,9 +58,7 @@ public struct ConfigEditor: Sendable {
     private var ignoringPeer = false
     private var peerIsNew = false
 
-    public init() {}
-
-    public mutating func apply(_ operation: ConfigOperation, to config: inout DeviceConfig) {
+    mutating func apply(_ operation: ConfigOperation, to config: inout DeviceConfig) {
         switch operation {
         case .privateKey(let key): config.setPrivateKey(key)
         case .listenPort(let port): config.listenPort = port

@@ -201,6 +201,23 @@ import Crypto
         #expect(request.config.listenPort == 2000, "the working copy, which the caller throws away")
     }
 
+    @Test func aParsedRequestIsSmall() throws {
+        // A set is held as operations until it is applied: 400,000 allowed IPs must not cost more
+        // than their text did (the key of a peer line is boxed for that).
+        #expect(MemoryLayout<ConfigOperation>.stride <= 24)
+        var parser = UAPISetParser()
+        var change = ConfigChange()
+        for line in ["listen_port=7", "public_key=\(hexOf(peer1))", "protocol_version=1", "allowed_ip=10.0.0.0/8",
+                     "allowed_ip=-10.0.0.0/8", "allowed_ip=fd00::/64"] {
+            if let operation = try parser.parse(Substring(line)) { change.append(operation) }
+        }
+        #expect(change.count == 5, "protocol_version=1 asks for nothing")
+        var config = DeviceConfig()
+        change.apply(to: &config)
+        #expect(config.listenPort == 7)
+        #expect(config.peer(peer1)?.allowedIPs.map(\.description) == ["fd00::/64"])
+    }
+
     @Test func largeRequest() throws {
         // The kernel's selftest sends 130,560 allowed IPs in one set; the model takes them in order.
         var request = UAPISet(config: DeviceConfig())
