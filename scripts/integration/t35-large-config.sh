@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # t35: large configurations in one set, and what they cost the daemon. A fresh side-A daemon
 # takes, in one `wg setconf`, the kernel selftest's 130,560 allowed IPs (netns.sh: 255 * 256
-# pairs of a /64 and a /128, moved into fd00::/8), and another one 400,000 host routes (a
+# pairs of a shorter prefix and a host route; here a /64 and a /128 in fd00::/8), and another
+# one 400,000 host routes (a
 # request of about 11 MB); `wg show allowed-ips` must list every one. Then one more prefix is
 # added to the big configuration, and the peer is removed. Each step prints its time and what it
 # did to the daemon's memory.
+#
+# The resident growth per allowed IP includes what malloc keeps of the freed request for reuse;
+# `scripts/bench allowedips` gives the heap the configuration itself holds.
 #
 # Figures are printed, never asserted on, except one memory bound: the 400,000-prefix set may
 # raise the daemon's peak resident memory (VmHWM, reset through /proc/PID/clear_refs before
