@@ -54,8 +54,13 @@ public final class Interface: ControlTarget, @unchecked Sendable {
     /// The tunnel's MTU as last read (the timer thread re-reads it every second): padding and
     /// the choice of buffer follow the device's MTU, as the kernel's do.
     let mtu: Atomic<Int>
+    /// Whether the last read of the MTU worked: it fails once the interface was moved to another
+    /// network namespace (wireguard-go's netns.sh does so), and then only large buffers are safe.
+    let mtuKnown = Atomic<Bool>(true)
     /// When a datagram last came in too large for an everyday buffer (ns of `Clock.now`; 0: never).
     let lastTruncation = Atomic<UInt64>(0)
+    /// When the tunnel last handed us a packet larger than the buffer it was read into.
+    let lastTunnelTruncation = Atomic<UInt64>(0)
     public let counters = Counters()
     /// Called once if the tunnel goes away (`ip link del`): the daemon shuts down.
     private let onGone = Mutex<(@Sendable () -> Void)?>(nil)
@@ -143,17 +148,24 @@ public final class Interface: ControlTarget, @unchecked Sendable {
         callback?()
     }
 
-    /// A buffer for what the tunnel hands us next: an everyday one unless the MTU needs more.
-    func takeTunnelBuffer() -> PacketBuffer? {
-        mtu.load(ordering: .relaxed) > pool.packetRoom ? largePool.take() : pool.take()
+    /// A buffer for what the tunnel hands us next: an everyday one unless the MTU needs more, is
+    /// unknown, or a packet lately came larger than it said.
+    func takeTunnelBuffer(now: Instant) -> PacketBuffer? {
+        let large = mtu.load(ordering: .relaxed) > pool.packetRoom || !mtuKnown.load(ordering: .relaxed)
+            || Self.isRecent(lastTunnelTruncation, now)
+        return large ? largePool.take() : pool.take()
+    }
+
+    private static func isRecent(_ event: borrowing Atomic<UInt64>, _ now: Instant) -> Bool {
+        let at = event.load(ordering: .relaxed)
+        return at != 0 && now.nanoseconds &- at < largeDatagramHold
     }
 
     /// The buffer size for the next datagrams: large while the MTU is large or a datagram lately
     /// came in too large (a peer's MTU may exceed ours), else everyday.
     func datagramBufferSize(now: Instant) -> Int {
-        let truncated = lastTruncation.load(ordering: .relaxed)
-        let recently = truncated != 0 && now.nanoseconds &- truncated < Self.largeDatagramHold
-        return recently || mtu.load(ordering: .relaxed) > pool.packetRoom ? largePool.bufferSize : pool.bufferSize
+        let large = Self.isRecent(lastTruncation, now) || mtu.load(ordering: .relaxed) > pool.packetRoom
+        return large ? largePool.bufferSize : pool.bufferSize
     }
 
     /// A buffer of that size; an everyday one when the large class is used up.
@@ -161,7 +173,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
         size == largePool.bufferSize ? largePool.take() ?? pool.take() : pool.take()
     }
 
-    /// How long one oversized datagram keeps the receiver on large buffers: 10 s.
+    /// How long one oversized packet keeps its path on large buffers: 10 s.
     static let largeDatagramHold: UInt64 = 10_000_000_000
 
     // MARK: ControlTarget

@@ -9,7 +9,7 @@ extension Interface {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: largePool.bufferSize, alignment: 64)
         defer { scratch.deallocate() }
         while isRunning {
-            guard var buffer = takeTunnelBuffer() else {
+            guard var buffer = takeTunnelBuffer(now: Clock.now()) else {
                 // No buffer: read the packet anyway, to drop it, rather than stall the tunnel.
                 if (try? tun.read(into: scratch, waitingAtMost: 100)) != nil { counters.count(.noBuffer) }
                 continue
@@ -24,6 +24,13 @@ extension Interface {
                 options.log("tun \(name): \(error); the interface is gone")
                 interfaceGone()
                 return
+            }
+            // The tunnel reports a packet's whole length even when it did not fit: drop it, and
+            // read into large buffers for a while (the MTU may have grown unseen).
+            guard length <= room.count else {
+                lastTunnelTruncation.store(Clock.now().nanoseconds, ordering: .relaxed)
+                counters.count(.tooLarge)
+                continue
             }
             buffer.start = BufferPool.headroom
             buffer.length = length

@@ -288,4 +288,31 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
         #expect(peer.endpoint == configured)
         #expect(peer.runtime.stickySource == .none)
     }
+
+    @Test func aPacketLargerThanTheMTUWeKnowCostsOneDropThenLargeBuffersCarryIt() throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network)
+        b.tunnel.mtu.store(9000, ordering: .relaxed)
+        usleep(1_200_000)  // b notices its MTU; a still believes 1420
+        // The tunnel hands a an 8000-byte packet: it is dropped whole, not cut, and a reads
+        // into large buffers from then on.
+        a.send(to: b, tag: 2, size: 8000)
+        #expect(eventually { a.interface.counters[.tooLarge] == 1 })
+        a.send(to: b, tag: 3, size: 8000)
+        let packet = try #require(b.tunnel.delivered())
+        #expect(packet.count == 8000 && packet[28] == 3)
+    }
+
+    @Test func anMTUThatCannotBeReadMeansLargeBuffers() throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network)
+        // After a move to another namespace the MTU cannot be read any more (netns.sh does
+        // that, then raises the MTU): every packet must still fit.
+        a.tunnel.mtuUnreadable.store(true, ordering: .relaxed)
+        b.tunnel.mtu.store(9000, ordering: .relaxed)
+        usleep(1_200_000)
+        a.send(to: b, tag: 4, size: 9000)
+        #expect(try #require(b.tunnel.delivered()).count == 9000)
+        #expect(a.interface.counters[.tooLarge] == 0)
+    }
 }

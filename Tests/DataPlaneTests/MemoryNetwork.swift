@@ -35,6 +35,8 @@ final class MemoryTunnel: Tunnel, @unchecked Sendable {
     private let outboundSignal = Signal()
     let mtu: Atomic<Int>
     let gone = Atomic<Bool>(false)
+    /// The MTU cannot be read (the interface moved to another namespace).
+    let mtuUnreadable = Atomic<Bool>(false)
 
     init(name: String, mtu: Int = 1420) {
         self.name = name
@@ -57,9 +59,9 @@ final class MemoryTunnel: Tunnel, @unchecked Sendable {
         if gone.load(ordering: .relaxed) { throw Errno(ENODEV) }
         guard inboundSignal.wait(milliseconds: min(milliseconds, 50)) else { return nil }
         let packet = inbound.withLock { $0.removeFirst() }
-        let n = min(packet.count, buffer.count)
-        buffer.copyBytes(from: packet[0..<n])
-        return n
+        // As the kernel's TUN does: what fits is copied, the whole length is returned.
+        buffer.copyBytes(from: packet[0..<min(packet.count, buffer.count)])
+        return packet.count
     }
 
     func write(_ packet: UnsafeRawBufferPointer) throws(Errno) {
@@ -67,7 +69,10 @@ final class MemoryTunnel: Tunnel, @unchecked Sendable {
         outboundSignal.post()
     }
 
-    func currentMTU() throws(Errno) -> Int { mtu.load(ordering: .relaxed) }
+    func currentMTU() throws(Errno) -> Int {
+        if mtuUnreadable.load(ordering: .relaxed) { throw Errno(ENODEV) }
+        return mtu.load(ordering: .relaxed)
+    }
 }
 
 /// Hosts joined by one in-memory network: a datagram sent to an address and port reaches the
