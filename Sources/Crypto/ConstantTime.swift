@@ -26,4 +26,13 @@ public enum Zeroize {
     public static func clear<T>(_ value: inout T) {
         withUnsafeMutableBytes(of: &value) { clear($0) }
     }
+
+    /// Clears `kib` KiB of stack below the caller's frame: the frames of the functions it has just
+    /// called, with their locals and spilled registers, for secrets that live in no buffer one
+    /// could clear. A KiB per frame, because larger temporaries may come from the heap.
+    @inline(never)
+    static func clearStack(kib: Int) {
+        withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 16) { clear($0) }
+        if kib > 1 { clearStack(kib: kib - 1) }
+    }
 }
