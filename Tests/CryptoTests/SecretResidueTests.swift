@@ -43,4 +43,36 @@ import Testing
         let left = Residue(bytes: withUnsafeBytes(of: &state) { Array($0) })
         #expect(left.leaks(["key": key, "message": message, "digest": digest]) == [])
     }
+
+    /// HMAC written out over the test's own BLAKE2s calls, so that its intermediates have names.
+    static func hmac(_ key: [UInt8], _ message: [UInt8]) -> (innerPad: [UInt8], outerPad: [UInt8], inner: [UInt8], mac: [UInt8]) {
+        let padded = key + [UInt8](repeating: 0, count: 64 - key.count)
+        let innerPad = padded.map { $0 ^ 0x36 }, outerPad = padded.map { $0 ^ 0x5C }
+        let inner = blake2s(innerPad, message)
+        return (innerPad, outerPad, inner, blake2s(outerPad, inner))
+    }
+
+    /// HMAC's pads and inner hash, τ0 and every τi, and the input, none left on the stack.
+    @Test func kdfLeavesNoIntermediateOnTheStack() {
+        let chainingKey = Self.random(32), input = Self.random(32)
+        let (innerPad, outerPad, inner, tau0) = Self.hmac(chainingKey, input)
+        let tau1 = Self.hmac(tau0, [1]).mac, tau2 = Self.hmac(tau0, tau1 + [2]).mac, tau3 = Self.hmac(tau0, tau2 + [3]).mac
+        var t1 = [UInt8](repeating: 0, count: 32), t2 = t1, t3 = t1
+        let residue = chainingKey.withUnsafeBytes { key in
+            input.withUnsafeBytes { input in
+                t1.withUnsafeMutableBytes { t1 in
+                    t2.withUnsafeMutableBytes { t2 in
+                        t3.withUnsafeMutableBytes { t3 in
+                            stackResidue { KDF.derive(key: key, input: input, t1.baseAddress!, t2.baseAddress!, t3.baseAddress!) }
+                        }
+                    }
+                }
+            }
+        }
+        #expect([t1, t2, t3] == [tau1, tau2, tau3])
+        #expect(residue.leaks([
+            "key": chainingKey, "input": input, "inner pad": Array(innerPad[0..<32]), "outer pad": Array(outerPad[0..<32]),
+            "inner hash": inner, "τ0": tau0, "τ1": tau1, "τ2": tau2, "τ3": tau3,
+        ]) == [])
+    }
 }
