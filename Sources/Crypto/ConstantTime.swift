@@ -28,7 +28,7 @@ public enum Zeroize {
     }
 
     /// `count` bytes (at most 128) of zeroed stack for a secret intermediate, cleansed when `body`
-    /// returns: scoped, so that no path skips the clearing and nothing can carry the bytes out.
+    /// returns or throws: the memory exists only inside `body`, so no path skips the clearing.
     @inlinable
     public static func withScratch<R: ~Copyable, E: Error>(_ count: Int, _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
         precondition(count <= 128, "scratch is 128 bytes")

@@ -75,4 +75,29 @@ import Testing
             "inner hash": inner, "τ0": tau0, "τ1": tau1, "τ2": tau2, "τ3": tau3,
         ]) == [])
     }
+
+    /// The fresh key goes straight into its locked slot: no copy of it on the stack.
+    @Test func generatedPrivateKeyLeavesNoCopy() {
+        _ = PrivateKey.generate()   // a warm-up
+        var key: PrivateKey?        // (nil: no old key's release to cover the stack)
+        let residue = stackResidue { key = PrivateKey.generate() }
+        // Clamping changes the first and last bytes; the 30 between are the key as drawn.
+        let middle = key!.secret.withUnsafeBytes { Array($0[1..<31]) }
+        #expect(residue.leaks(["private key": middle]) == [])
+    }
+
+    /// A key decoded from text exists once, in its slot; and the text encoders make no copy of
+    /// the key's text besides the string they return.
+    @Test func decodedKeysLeaveNoCopy() throws {
+        let key = Self.random(32)
+        let base64 = key.withUnsafeBytes { KeyEncoding.base64($0) }, hex = key.withUnsafeBytes { KeyEncoding.hex($0) }
+        _ = KeyEncoding.secretFromBase64(base64.utf8)   // a warm-up
+        var fromBase64: SecretKey?, fromHex: SecretKey?
+        let residue = stackResidue {
+            fromBase64 = KeyEncoding.secretFromBase64(base64.utf8)
+            fromHex = KeyEncoding.secretFromHex(hex.utf8)
+        }
+        #expect(fromBase64?.bytes == key && fromHex?.bytes == key)
+        #expect(residue.leaks(["key": key]) == [])
+    }
 }
