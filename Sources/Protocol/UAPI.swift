@@ -58,8 +58,8 @@ public struct UAPISet: Sendable {
     private mutating func applyDevice(_ key: Substring, _ value: Substring) throws(UAPIError) {
         switch key {
         case "private_key":
-            let bytes = try hexKey(value, "private_key")
-            config.setPrivateKey(bytes.isZero ? nil : bytes.withUnsafeBytes { PrivateKey(copying: $0) })
+            let key = try secretKey(value, "private_key")
+            config.setPrivateKey(key.isZero ? nil : PrivateKey(key))
         case "listen_port":
             config.listenPort = try number(value, UInt16.self, "listen_port")
         case "fwmark":
@@ -94,8 +94,9 @@ public struct UAPISet: Sendable {
                 ignoringPeer = true
             }
         case "preshared_key":
-            let bytes = try hexKey(value, "preshared_key")
-            update { $0.presharedKey = bytes.isZero ? nil : bytes.withUnsafeBytes { PresharedKey(copying: $0) } }
+            let key = try secretKey(value, "preshared_key")
+            let presharedKey = key.isZero ? nil : PresharedKey(key)
+            update { $0.presharedKey = presharedKey }
         case "endpoint":
             guard let endpoint = Endpoint(value) else { throw .invalid("endpoint '\(value.prefix(64))' is not IP:port or [IPv6]:port") }
             update { $0.endpoint = endpoint }
@@ -128,6 +129,13 @@ public struct UAPISet: Sendable {
     private func hexKey(_ value: Substring, _ name: String) throws(UAPIError) -> Bytes32 {
         guard let bytes = KeyEncoding.fromHex(value) else { throw .invalid("\(name) is not 64 hex digits") }
         return bytes
+    }
+
+    /// A private or preshared key, decoded straight into its slot: it never passes through a
+    /// Bytes32, whose copies nothing clears.
+    private func secretKey(_ value: Substring, _ name: String) throws(UAPIError) -> SecretKey {
+        guard let key = KeyEncoding.secretFromHex(value.utf8) else { throw .invalid("\(name) is not 64 hex digits") }
+        return key
     }
 
     private func expectTrue(_ value: Substring, _ name: String) throws(UAPIError) {
