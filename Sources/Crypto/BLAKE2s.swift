@@ -13,6 +13,7 @@ public struct BLAKE2s: Sendable {
     private var blockFill = 0
     private var counter: UInt64 = 0
     private let outputLength: Int
+    private let secret: Bool
 
     private static let iv: InlineArray<8, UInt32> = [
         0x6A09_E667, 0xBB67_AE85, 0x3C6E_F372, 0xA54F_F53A,
@@ -32,10 +33,13 @@ public struct BLAKE2s: Sendable {
         10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0,
     ]
 
-    /// `key` may be empty (plain hash) or up to 32 bytes (keyed: a MAC).
-    public init(outputLength: Int = 32, key: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
+    /// `key` may be empty (plain hash) or up to 32 bytes (keyed: a MAC). `secret: false` only when
+    /// key and input are both public (mac1): then the stack the rounds used is left as it is.
+    public init(outputLength: Int = 32, key: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                secret: Bool = true) {
         precondition((1...32).contains(outputLength) && key.count <= 32, "BLAKE2s: bad output or key length")
         self.outputLength = outputLength
+        self.secret = secret
         h = BLAKE2s.iv
         h[0] ^= 0x0101_0000 ^ (UInt32(key.count) << 8) ^ UInt32(outputLength)
         if key.count > 0 {
@@ -88,7 +92,7 @@ public struct BLAKE2s: Sendable {
     /// (Cleansing v and m as locals would pin them to memory through all ten rounds: half speed.)
     private mutating func compress(final: Bool) {
         rounds(final: final)
-        Zeroize.clearStack(kib: BLAKE2s.roundsStackKiB)
+        if secret { Zeroize.clearStack(kib: BLAKE2s.roundsStackKiB) }
     }
 
     /// Bounds the stack `rounds` uses: 384 bytes optimized on x86_64 (objdump); unoptimized
@@ -136,8 +140,8 @@ extension BLAKE2s {
     /// One-shot hash of the concatenation of `parts`.
     public static func hash(_ parts: UnsafeRawBufferPointer..., outputLength: Int = 32,
                             key: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-                            into output: UnsafeMutableRawBufferPointer) {
-        var state = BLAKE2s(outputLength: outputLength, key: key)
+                            secret: Bool = true, into output: UnsafeMutableRawBufferPointer) {
+        var state = BLAKE2s(outputLength: outputLength, key: key, secret: secret)
         for part in parts { state.update(part) }
         state.finalize(into: output)
     }

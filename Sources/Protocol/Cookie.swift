@@ -20,10 +20,13 @@ private func macRange(_ packet: some Collection, second: Bool) -> Range<Int> {
     return second ? mac1 + MessageMAC.length..<packet.count : mac1..<mac1 + MessageMAC.length
 }
 
-/// keyed-BLAKE2s-128(key, message up to the MAC at `range`).
+/// keyed-BLAKE2s-128(key, message up to the MAC at `range`). mac1's key comes from a public key
+/// and covers a packet sent in the clear: nothing secret, so its stack needs no clearing (it is
+/// computed for every handshake packet of a flood). mac2's key is a cookie.
 private func mac(_ key: UnsafeRawBufferPointer, _ packet: UnsafeRawBufferPointer, upTo range: Range<Int>,
-                 into out: UnsafeMutableRawBufferPointer) {
-    BLAKE2s.hash(UnsafeRawBufferPointer(rebasing: packet[0..<range.lowerBound]), outputLength: MessageMAC.length, key: key, into: out)
+                 secret: Bool, into out: UnsafeMutableRawBufferPointer) {
+    BLAKE2s.hash(UnsafeRawBufferPointer(rebasing: packet[0..<range.lowerBound]), outputLength: MessageMAC.length, key: key,
+                 secret: secret, into: out)
 }
 
 /// Responder side, one per device: checks the MACs of incoming handshake messages and answers
@@ -47,7 +50,7 @@ public struct CookieChecker: ~Copyable, Sendable {
     public mutating func validate(_ packet: UnsafeRawBufferPointer, source: Endpoint, checkCookie: Bool, now: Instant) -> MACState {
         var computed = Bytes32()
         let mac1 = macRange(packet, second: false)
-        computed.withUnsafeMutableBytes { out in mac1Key.withUnsafeBytes { mac($0, packet, upTo: mac1, into: out) } }
+        computed.withUnsafeMutableBytes { out in mac1Key.withUnsafeBytes { mac($0, packet, upTo: mac1, secret: false, into: out) } }
         let mac1OK = computed.withUnsafeBytes {
             ConstantTime.equals(UnsafeRawBufferPointer(rebasing: $0[0..<16]), UnsafeRawBufferPointer(rebasing: packet[mac1]))
         }
@@ -56,7 +59,7 @@ public struct CookieChecker: ~Copyable, Sendable {
         let mac2 = macRange(packet, second: true)
         Zeroize.withScratch(MessageMAC.length) { cookie in
             makeCookie(for: source, now: now, into: cookie)
-            computed.withUnsafeMutableBytes { mac(UnsafeRawBufferPointer(cookie), packet, upTo: mac2, into: $0) }
+            computed.withUnsafeMutableBytes { mac(UnsafeRawBufferPointer(cookie), packet, upTo: mac2, secret: true, into: $0) }
         }
         let mac2OK = computed.withUnsafeBytes {
             ConstantTime.equals(UnsafeRawBufferPointer(rebasing: $0[0..<16]), UnsafeRawBufferPointer(rebasing: packet[mac2]))
@@ -134,7 +137,7 @@ public struct CookieMaker: Sendable {
     public mutating func addMACs(to packet: UnsafeMutableRawBufferPointer, now: Instant) {
         let readOnly = UnsafeRawBufferPointer(packet)
         let mac1 = macRange(packet, second: false), mac2 = macRange(packet, second: true)
-        mac1Key.withUnsafeBytes { mac($0, readOnly, upTo: mac1, into: UnsafeMutableRawBufferPointer(rebasing: packet[mac1])) }
+        mac1Key.withUnsafeBytes { mac($0, readOnly, upTo: mac1, secret: false, into: UnsafeMutableRawBufferPointer(rebasing: packet[mac1])) }
         var sent = Bytes32()
         sent.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: readOnly[mac1])) }
         lastMAC1 = sent
@@ -142,7 +145,7 @@ public struct CookieMaker: Sendable {
         let fresh = cookieBirthdate.map { !$0.hasExpired(WireGuard.cookieSecretLifetime - WireGuard.cookieSecretLatency, now: now) } ?? false
         let out = UnsafeMutableRawBufferPointer(rebasing: packet[mac2])
         if fresh {
-            withUnsafeBytes(of: &cookie) { mac($0, readOnly, upTo: mac2, into: out) }
+            withUnsafeBytes(of: &cookie) { mac($0, readOnly, upTo: mac2, secret: true, into: out) }
         } else {
             out.initializeMemory(as: UInt8.self, repeating: 0)
         }
