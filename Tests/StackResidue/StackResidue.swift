@@ -36,8 +36,9 @@ public struct Residue {
 /// Runs `body` on a zeroed stack and returns what it left in the `depth` bytes below this call.
 /// The stack grows down on every target wgd supports.
 ///
-/// Run the code under test once before: the first call of a library function goes through the
-/// dynamic linker, which saves the vector registers (whatever secret a memcpy left there) on the
+/// Zeroing and reading below the stack pointer is safe: nothing else uses this thread's stack
+/// there. Run the code under test once before: the first call of a library function goes through
+/// the dynamic linker, which may save registers (whatever secret a memcpy left in them) on the
 /// stack while it binds the symbol.
 @inline(never)
 public func stackResidue(depth: Int = 64 * 1024, of body: () throws -> Void) rethrows -> Residue {
