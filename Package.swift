@@ -69,15 +69,17 @@ let package = Package(
             dependencies: ["Protocol", "Crypto", "CShim"],
             swiftSettings: swiftSettings
         ),
+        // Test-only: what a call left on the stack, for the tests that secrets leave no copies.
+        .target(name: "StackResidue", path: "Tests/StackResidue"),
         .testTarget(
             name: "CryptoTests",
-            dependencies: ["Crypto"],
+            dependencies: ["Crypto", "StackResidue"],
             exclude: ["Vectors"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ProtocolTests",
-            dependencies: ["Protocol", "Crypto"],
+            dependencies: ["Protocol", "Crypto", "StackResidue"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),

@@ -1,7 +1,11 @@
-/// Thirty-two bytes held inline (no heap): public keys, hashes, cookies' inputs.
+/// Thirty-two public bytes held inline (no heap): public keys, hashes, MAC keys derived from them.
 ///
 /// Four words rather than an array so that a value is a plain 32-byte struct that hashes and
 /// compares fast; the bytes are the words' memory, in order.
+///
+/// Never a secret: a copyable value is copied wherever the compiler likes (moves, returns, spills,
+/// the temporary `withUnsafeBytes` reads from) and no clear reaches those copies. Secrets are
+/// `SecretKey`s, and secret intermediates `Zeroize.withScratch` memory.
 public struct Bytes32: Hashable, Sendable {
     @usableFromInline var words: (UInt64, UInt64, UInt64, UInt64)
 
@@ -25,6 +29,7 @@ public struct Bytes32: Hashable, Sendable {
         }
     }
 
+    /// The bytes of a copy: a non-mutating method has no address of its own to give.
     @inlinable
     public func withUnsafeBytes<R: ~Copyable, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         var copy = words

@@ -26,4 +26,25 @@ public enum Zeroize {
     public static func clear<T>(_ value: inout T) {
         withUnsafeMutableBytes(of: &value) { clear($0) }
     }
+
+    /// `count` bytes (at most 128) of zeroed stack for a secret intermediate, cleansed when `body`
+    /// returns or throws: the memory exists only inside `body`, so no path skips the clearing.
+    @inlinable
+    public static func withScratch<R: ~Copyable, E: Error>(_ count: Int, _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        precondition(count <= 128, "scratch is 128 bytes")
+        var words = InlineArray<16, UInt64>(repeating: 0)
+        defer { clear(&words) }
+        return try withUnsafeMutableBytes(of: &words) { (all) throws(E) -> R in
+            try body(UnsafeMutableRawBufferPointer(rebasing: all[0..<count]))
+        }
+    }
+
+    /// Clears `kib` KiB of stack below the caller's frame: the frames of the functions it has just
+    /// called, with their locals and spilled registers, for secrets that live in no buffer one
+    /// could clear. A KiB per frame, because larger temporaries may come from the heap.
+    @inline(never)
+    static func clearStack(kib: Int) {
+        withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 16) { clear($0) }
+        if kib > 1 { clearStack(kib: kib - 1) }
+    }
 }

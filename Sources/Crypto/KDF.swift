@@ -7,45 +7,45 @@ public enum KDF {
     /// HMAC-BLAKE2s-256 (RFC 2104 with a 64-byte block). `key` at most 64 bytes; 32 bytes out.
     public static func hmac(key: UnsafeRawBufferPointer, _ parts: UnsafeRawBufferPointer..., into output: UnsafeMutableRawPointer) {
         precondition(key.count <= BLAKE2s.blockLength)
-        var pad = InlineArray<64, UInt8>(repeating: 0)
-        var inner = Bytes32()
-        defer { Zeroize.clear(&pad); Zeroize.clear(&inner) }
-        for i in 0..<key.count { pad[i] = key[i] ^ 0x36 }
-        for i in key.count..<64 { pad[i] = 0x36 }
-        var state = BLAKE2s()
-        withUnsafeBytes(of: &pad) { state.update($0) }
-        for part in parts { state.update(part) }
-        inner.withUnsafeMutableBytes { state.finalize(into: $0) }
-        for i in 0..<64 { pad[i] ^= 0x36 ^ 0x5C }
-        state = BLAKE2s()
-        withUnsafeBytes(of: &pad) { state.update($0) }
-        inner.withUnsafeBytes { state.update($0) }
-        state.finalize(into: UnsafeMutableRawBufferPointer(start: output, count: 32))
+        // The padded key and the inner hash are each as good as the key: scratch, never values.
+        Zeroize.withScratch(64 + 32) { scratch in
+            let pad = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<64])
+            let inner = UnsafeMutableRawBufferPointer(rebasing: scratch[64..<96])
+            for i in 0..<64 { pad[i] = (i < key.count ? key[i] : 0) ^ 0x36 }
+            var state = BLAKE2s()
+            state.update(UnsafeRawBufferPointer(pad))
+            for part in parts { state.update(part) }
+            state.finalize(into: inner)
+            for i in 0..<64 { pad[i] ^= 0x36 ^ 0x5C }
+            state = BLAKE2s()
+            state.update(UnsafeRawBufferPointer(pad))
+            state.update(UnsafeRawBufferPointer(inner))
+            state.finalize(into: UnsafeMutableRawBufferPointer(start: output, count: 32))
+        }
     }
 
     /// KDF₁/₂/₃: writes τ1, and τ2 and τ3 when their destinations are given (32 bytes each).
     public static func derive(key: UnsafeRawBufferPointer, input: UnsafeRawBufferPointer,
                               _ t1: UnsafeMutableRawPointer, _ t2: UnsafeMutableRawPointer? = nil,
                               _ t3: UnsafeMutableRawPointer? = nil) {
-        var prk = Bytes32()
-        defer { Zeroize.clear(&prk) }
-        prk.withUnsafeMutableBytes { hmac(key: key, input, into: $0.baseAddress!) }
-        var index: UInt8 = 1
-        prk.withUnsafeBytes { prkBytes in
-            withUnsafeBytes(of: &index) { hmac(key: prkBytes, $0, into: t1) }
+        Zeroize.withScratch(32) { prk in
+            hmac(key: key, input, into: prk.baseAddress!)
+            let tau0 = UnsafeRawBufferPointer(prk)
+            next(tau0, previous: nil, index: 1, into: t1)
+            guard let t2 else { return }
+            next(tau0, previous: t1, index: 2, into: t2)
+            guard let t3 else { return }
+            next(tau0, previous: t2, index: 3, into: t3)
         }
-        guard let t2 else { return }
-        next(prk: &prk, previous: t1, index: 2, into: t2)
-        guard let t3 else { return }
-        next(prk: &prk, previous: t2, index: 3, into: t3)
     }
 
-    /// τi = HMAC(τ0, τi−1 ‖ i).
-    private static func next(prk: inout Bytes32, previous: UnsafeMutableRawPointer, index: UInt8,
+    /// τi = HMAC(τ0, τi−1 ‖ i), the two parts hashed in turn rather than joined in a buffer that
+    /// would need clearing. The index is public.
+    private static func next(_ tau0: UnsafeRawBufferPointer, previous: UnsafeMutableRawPointer?, index: UInt8,
                              into output: UnsafeMutableRawPointer) {
         var index = index
-        prk.withUnsafeBytes { key in
-            withUnsafeBytes(of: &index) { hmac(key: key, UnsafeRawBufferPointer(start: previous, count: 32), $0, into: output) }
+        withUnsafeBytes(of: &index) { i in
+            hmac(key: tau0, UnsafeRawBufferPointer(start: previous, count: previous == nil ? 0 : 32), i, into: output)
         }
     }
 }

@@ -6,72 +6,93 @@ public enum KeyEncoding {
 
     public static func base64(_ key: Bytes32) -> String { key.withUnsafeBytes { base64($0) } }
 
+    /// Encodes straight into the string's storage: for a secret, the string is the only copy made.
     public static func base64(_ bytes: UnsafeRawBufferPointer) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var i = 0
-        while i < bytes.count {
-            let b0 = UInt32(bytes[i])
-            let b1 = i + 1 < bytes.count ? UInt32(bytes[i + 1]) : 0
-            let b2 = i + 2 < bytes.count ? UInt32(bytes[i + 2]) : 0
-            let triple = b0 << 16 | b1 << 8 | b2
-            out.append(alphabet[Int(triple >> 18 & 63)])
-            out.append(alphabet[Int(triple >> 12 & 63)])
-            out.append(i + 1 < bytes.count ? alphabet[Int(triple >> 6 & 63)] : UInt8(ascii: "="))
-            out.append(i + 2 < bytes.count ? alphabet[Int(triple & 63)] : UInt8(ascii: "="))
-            i += 3
+        String(unsafeUninitializedCapacity: (bytes.count + 2) / 3 * 4) { out in
+            var i = 0, n = 0
+            while i < bytes.count {
+                let b0 = UInt32(bytes[i])
+                let b1 = i + 1 < bytes.count ? UInt32(bytes[i + 1]) : 0
+                let b2 = i + 2 < bytes.count ? UInt32(bytes[i + 2]) : 0
+                let triple = b0 << 16 | b1 << 8 | b2
+                out[n] = alphabet[Int(triple >> 18 & 63)]
+                out[n + 1] = alphabet[Int(triple >> 12 & 63)]
+                out[n + 2] = i + 1 < bytes.count ? alphabet[Int(triple >> 6 & 63)] : UInt8(ascii: "=")
+                out[n + 3] = i + 2 < bytes.count ? alphabet[Int(triple & 63)] : UInt8(ascii: "=")
+                i += 3
+                n += 4
+            }
+            return n
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Exactly 44 characters with one `=`, and the unused low bits of the last symbol zero (so
-    /// that each key has exactly one spelling, as `wg` insists).
+    /// that each key has exactly one spelling, as `wg` insists). For public keys.
     public static func fromBase64(_ text: some StringProtocol) -> Bytes32? {
-        let chars = Array(text.utf8)
-        guard chars.count == 44, chars[43] == UInt8(ascii: "=") else { return nil }
         var out = Bytes32()
-        let ok = out.withUnsafeMutableBytes { out -> Bool in
-            var acc: UInt32 = 0, bits = 0, n = 0
-            for c in chars[0..<43] {
-                guard let v = base64Value(c) else { return false }
-                acc = acc << 6 | v
-                bits += 6
-                if bits >= 8 {
-                    bits -= 8
-                    out[n] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
-                    n += 1
-                }
-            }
-            return n == 32 && acc & ((1 << UInt32(bits)) - 1) == 0
-        }
-        return ok ? out : nil
+        return out.withUnsafeMutableBytes { decodeBase64(text.utf8, into: $0) } ? out : nil
+    }
+
+    /// The same, decoded straight into a secret's slot: no other copy of the key is made.
+    public static func secretFromBase64(_ utf8: some Collection<UInt8>) -> SecretKey? {
+        var out = SecretKey()
+        guard out.withUnsafeMutableBytes({ decodeBase64(utf8, into: $0) }) else { return nil }
+        return out
     }
 
     public static func hex(_ key: Bytes32) -> String { key.withUnsafeBytes { hex($0) } }
 
+    /// Encodes straight into the string's storage, as `base64`.
     public static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(hexDigits[Int(b >> 4)])
-            out.append(hexDigits[Int(b & 15)])
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            for (i, b) in bytes.enumerated() {
+                out[2 * i] = hexDigits[Int(b >> 4)]
+                out[2 * i + 1] = hexDigits[Int(b & 15)]
+            }
+            return bytes.count * 2
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
-    /// Exactly 64 hex digits (either case).
+    /// Exactly 64 hex digits (either case). For public keys.
     public static func fromHex(_ text: some StringProtocol) -> Bytes32? {
-        let chars = Array(text.utf8)
-        guard chars.count == 64 else { return nil }
         var out = Bytes32()
-        let ok = out.withUnsafeMutableBytes { out -> Bool in
-            for i in 0..<32 {
-                guard let hi = hexValue(chars[2 * i]), let lo = hexValue(chars[2 * i + 1]) else { return false }
-                out[i] = hi << 4 | lo
+        return out.withUnsafeMutableBytes { decodeHex(text.utf8, into: $0) } ? out : nil
+    }
+
+    /// The same, decoded straight into a secret's slot.
+    public static func secretFromHex(_ utf8: some Collection<UInt8>) -> SecretKey? {
+        var out = SecretKey()
+        guard out.withUnsafeMutableBytes({ decodeHex(utf8, into: $0) }) else { return nil }
+        return out
+    }
+
+    // The decoders read the text in place (no array of it) and write each byte to `out` once.
+
+    private static func decodeBase64(_ chars: some Collection<UInt8>, into out: UnsafeMutableRawBufferPointer) -> Bool {
+        guard chars.count == 44 else { return false }
+        var acc: UInt32 = 0, bits = 0, n = 0
+        for (i, c) in chars.enumerated() {
+            if i == 43 { return c == UInt8(ascii: "=") && n == 32 && acc & ((1 << UInt32(bits)) - 1) == 0 }
+            guard let v = base64Value(c) else { return false }
+            acc = acc << 6 | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out[n] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
+                n += 1
             }
-            return true
         }
-        return ok ? out : nil
+        return false
+    }
+
+    private static func decodeHex(_ chars: some Collection<UInt8>, into out: UnsafeMutableRawBufferPointer) -> Bool {
+        guard chars.count == 64 else { return false }
+        var high: UInt8?
+        for (i, c) in chars.enumerated() {
+            guard let v = hexValue(c) else { return false }
+            if let h = high { out[i / 2] = h << 4 | v; high = nil } else { high = v }
+        }
+        return true
     }
 
     private static func base64Value(_ c: UInt8) -> UInt32? {

@@ -18,20 +18,17 @@ public final class PrivateKey: Sendable, CustomStringConvertible, Equatable {
     public let secret: SecretKey
     public let publicKey: PublicKey
 
-    /// Clamps a copy of `bytes` (exactly 32).
-    public init(copying bytes: UnsafeRawBufferPointer) {
-        var secret = SecretKey(copying: bytes)
+    /// Takes the key and clamps it in its slot: the way in for a key drawn or decoded there.
+    public init(_ secret: consuming SecretKey) {
         X25519.clamp(&secret)
         publicKey = X25519.publicKey(for: secret)
         self.secret = secret
     }
 
-    public static func generate() -> PrivateKey {
-        var bytes = Bytes32()
-        defer { Zeroize.clear(&bytes) }
-        bytes.withUnsafeMutableBytes { SystemRandom.fill($0) }
-        return bytes.withUnsafeBytes { PrivateKey(copying: $0) }
-    }
+    /// Clamps a copy of `bytes` (exactly 32); the caller clears its own.
+    public convenience init(copying bytes: UnsafeRawBufferPointer) { self.init(SecretKey(copying: bytes)) }
+
+    public static func generate() -> PrivateKey { PrivateKey(.random()) }
 
     public var isZero: Bool { secret.isZero }
 
@@ -46,11 +43,12 @@ public final class PrivateKey: Sendable, CustomStringConvertible, Equatable {
 public final class PresharedKey: Sendable, CustomStringConvertible, Equatable {
     public let secret: SecretKey
 
-    public init(copying bytes: UnsafeRawBufferPointer) { secret = SecretKey(copying: bytes) }
+    public init(_ secret: consuming SecretKey) { self.secret = secret }
 
-    public static func generate() -> PresharedKey { PresharedKey(secret: .random()) }
+    /// A copy of `bytes` (exactly 32); the caller clears its own.
+    public convenience init(copying bytes: UnsafeRawBufferPointer) { self.init(SecretKey(copying: bytes)) }
 
-    private init(secret: consuming SecretKey) { self.secret = secret }
+    public static func generate() -> PresharedKey { PresharedKey(.random()) }
 
     public var isZero: Bool { secret.isZero }
 

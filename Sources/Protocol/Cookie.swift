@@ -20,10 +20,13 @@ private func macRange(_ packet: some Collection, second: Bool) -> Range<Int> {
     return second ? mac1 + MessageMAC.length..<packet.count : mac1..<mac1 + MessageMAC.length
 }
 
-/// keyed-BLAKE2s-128(key, message up to the MAC at `range`).
+/// keyed-BLAKE2s-128(key, message up to the MAC at `range`). mac1's key comes from a public key
+/// and covers a packet sent in the clear: nothing secret, so its stack needs no clearing (it is
+/// computed for every handshake packet of a flood). mac2's key is a cookie.
 private func mac(_ key: UnsafeRawBufferPointer, _ packet: UnsafeRawBufferPointer, upTo range: Range<Int>,
-                 into out: UnsafeMutableRawBufferPointer) {
-    BLAKE2s.hash(UnsafeRawBufferPointer(rebasing: packet[0..<range.lowerBound]), outputLength: MessageMAC.length, key: key, into: out)
+                 secret: Bool, into out: UnsafeMutableRawBufferPointer) {
+    BLAKE2s.hash(UnsafeRawBufferPointer(rebasing: packet[0..<range.lowerBound]), outputLength: MessageMAC.length, key: key,
+                 secret: secret, into: out)
 }
 
 /// Responder side, one per device: checks the MACs of incoming handshake messages and answers
@@ -47,17 +50,16 @@ public struct CookieChecker: ~Copyable, Sendable {
     public mutating func validate(_ packet: UnsafeRawBufferPointer, source: Endpoint, checkCookie: Bool, now: Instant) -> MACState {
         var computed = Bytes32()
         let mac1 = macRange(packet, second: false)
-        computed.withUnsafeMutableBytes { out in mac1Key.withUnsafeBytes { mac($0, packet, upTo: mac1, into: out) } }
+        computed.withUnsafeMutableBytes { out in mac1Key.withUnsafeBytes { mac($0, packet, upTo: mac1, secret: false, into: out) } }
         let mac1OK = computed.withUnsafeBytes {
             ConstantTime.equals(UnsafeRawBufferPointer(rebasing: $0[0..<16]), UnsafeRawBufferPointer(rebasing: packet[mac1]))
         }
         guard mac1OK else { return .invalid }
         guard checkCookie else { return .validMAC1 }
-        var cookie = makeCookie(for: source, now: now)
-        defer { Zeroize.clear(&cookie) }
         let mac2 = macRange(packet, second: true)
-        computed.withUnsafeMutableBytes { out in
-            cookie.withUnsafeBytes { mac(UnsafeRawBufferPointer(rebasing: $0[0..<16]), packet, upTo: mac2, into: out) }
+        Zeroize.withScratch(MessageMAC.length) { cookie in
+            makeCookie(for: source, now: now, into: cookie)
+            computed.withUnsafeMutableBytes { mac(UnsafeRawBufferPointer(cookie), packet, upTo: mac2, secret: true, into: $0) }
         }
         let mac2OK = computed.withUnsafeBytes {
             ConstantTime.equals(UnsafeRawBufferPointer(rebasing: $0[0..<16]), UnsafeRawBufferPointer(rebasing: packet[mac2]))
@@ -77,10 +79,9 @@ public struct CookieChecker: ~Copyable, Sendable {
         // carry it at offset 4.
         Messages.store32(Messages.load32(packet, InitiationLayout.sender), reply, CookieReplyLayout.receiver)
         UnsafeMutableRawBufferPointer(rebasing: reply[CookieReplyLayout.nonce..<CookieReplyLayout.nonce + 24]).copyMemory(from: nonce)
-        var cookie = makeCookie(for: source, now: now)
-        defer { Zeroize.clear(&cookie) }
+        // The cookie is made in place, in the reply, and encrypted there.
         let field = UnsafeMutableRawBufferPointer(rebasing: reply[CookieReplyLayout.encryptedCookie..<CookieReplyLayout.encryptedCookie + 16])
-        cookie.withUnsafeBytes { field.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
+        makeCookie(for: source, now: now, into: field)
         let mac1 = UnsafeRawBufferPointer(rebasing: packet[macRange(packet, second: false)])
         cookieKey.withUnsafeBytes { key in
             XChaCha20Poly1305.seal(key: key.baseAddress!, nonce: reply.baseAddress! + CookieReplyLayout.nonce, message: field,
@@ -88,28 +89,25 @@ public struct CookieChecker: ~Copyable, Sendable {
         }
     }
 
-    /// Cookie = keyed-BLAKE2s-128(secret, source address ‖ source port big endian); the secret
-    /// rotates every two minutes, which bounds how long a cookie stays good.
-    mutating func makeCookie(for source: Endpoint, now: Instant) -> Bytes32 {
+    /// Cookie = keyed-BLAKE2s-128(secret, source address ‖ source port big endian), written to
+    /// `out` (16 bytes): it proves a source address, so it is kept out of copyable values. The
+    /// secret rotates every two minutes, which bounds how long a cookie stays good.
+    mutating func makeCookie(for source: Endpoint, now: Instant, into out: UnsafeMutableRawBufferPointer) {
         if secretBirthdate == nil || secretBirthdate!.hasExpired(WireGuard.cookieSecretLifetime, now: now) {
             secret = SecretKey.random()
             secretBirthdate = now
         }
-        var cookie = Bytes32()
         var port = source.port.bigEndian
-        cookie.withUnsafeMutableBytes { out in
-            secret.withUnsafeBytes { key in
-                source.address.withUnsafeBytes { address in
-                    withUnsafeBytes(of: &port) { port in
-                        var state = BLAKE2s(outputLength: 16, key: key)
-                        state.update(address)
-                        state.update(port)
-                        state.finalize(into: out)
-                    }
+        secret.withUnsafeBytes { key in
+            source.address.withUnsafeBytes { address in
+                withUnsafeBytes(of: &port) { port in
+                    var state = BLAKE2s(outputLength: 16, key: key)
+                    state.update(address)
+                    state.update(port)
+                    state.finalize(into: out)
                 }
             }
         }
-        return cookie
     }
 
     /// Fixes the secret, for known-answer tests.
@@ -124,7 +122,8 @@ public struct CookieChecker: ~Copyable, Sendable {
 public struct CookieMaker: Sendable {
     private let mac1Key: Bytes32          // HASH("mac1----" ‖ peer's public key)
     private let cookieKey: Bytes32        // HASH("cookie--" ‖ peer's public key)
-    private var cookie = Bytes32()        // first 16 bytes used
+    /// Read and written only in place (a Bytes32 would be copied on every read).
+    private var cookie = InlineArray<16, UInt8>(repeating: 0)
     private var cookieBirthdate: Instant?
     /// The mac1 of our last handshake message: a cookie reply must be bound to it.
     private var lastMAC1: Bytes32?
@@ -138,7 +137,7 @@ public struct CookieMaker: Sendable {
     public mutating func addMACs(to packet: UnsafeMutableRawBufferPointer, now: Instant) {
         let readOnly = UnsafeRawBufferPointer(packet)
         let mac1 = macRange(packet, second: false), mac2 = macRange(packet, second: true)
-        mac1Key.withUnsafeBytes { mac($0, readOnly, upTo: mac1, into: UnsafeMutableRawBufferPointer(rebasing: packet[mac1])) }
+        mac1Key.withUnsafeBytes { mac($0, readOnly, upTo: mac1, secret: false, into: UnsafeMutableRawBufferPointer(rebasing: packet[mac1])) }
         var sent = Bytes32()
         sent.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: readOnly[mac1])) }
         lastMAC1 = sent
@@ -146,7 +145,7 @@ public struct CookieMaker: Sendable {
         let fresh = cookieBirthdate.map { !$0.hasExpired(WireGuard.cookieSecretLifetime - WireGuard.cookieSecretLatency, now: now) } ?? false
         let out = UnsafeMutableRawBufferPointer(rebasing: packet[mac2])
         if fresh {
-            cookie.withUnsafeBytes { mac(UnsafeRawBufferPointer(rebasing: $0[0..<16]), readOnly, upTo: mac2, into: out) }
+            withUnsafeBytes(of: &cookie) { mac($0, readOnly, upTo: mac2, secret: true, into: out) }
         } else {
             out.initializeMemory(as: UInt8.self, repeating: 0)
         }
@@ -157,20 +156,20 @@ public struct CookieMaker: Sendable {
                                       using aead: borrowing ChaCha20Poly1305) throws(CookieError) {
         precondition(packet.count == CookieReplyLayout.length)
         guard let sentMAC1 = lastMAC1 else { throw .unexpected }
-        var plain = Bytes32()
-        let ok = plain.withUnsafeMutableBytes { out -> Bool in
-            let field = UnsafeMutableRawBufferPointer(rebasing: out[0..<16])
+        // Decrypted in scratch: a forged reply must not overwrite the cookie we hold.
+        let ok = Zeroize.withScratch(MessageMAC.length) { field -> Bool in
             field.copyMemory(from: UnsafeRawBufferPointer(rebasing: packet[CookieReplyLayout.encryptedCookie..<CookieReplyLayout.encryptedCookie + 16]))
-            return cookieKey.withUnsafeBytes { key in
+            let opened = cookieKey.withUnsafeBytes { key in
                 sentMAC1.withUnsafeBytes { mac1 in
                     XChaCha20Poly1305.open(key: key.baseAddress!, nonce: packet.baseAddress! + CookieReplyLayout.nonce, message: field,
                                            tag: packet.baseAddress! + CookieReplyLayout.encryptedCookie + 16,
                                            aad: UnsafeRawBufferPointer(rebasing: mac1[0..<16]), using: aead)
                 }
             }
+            if opened { withUnsafeMutableBytes(of: &cookie) { $0.copyMemory(from: UnsafeRawBufferPointer(field)) } }
+            return opened
         }
         guard ok else { throw .decryptionFailed }
-        cookie = plain
         cookieBirthdate = now
         // One reply per message sent: a second (replayed) reply finds nothing to attach to.
         lastMAC1 = nil

@@ -51,8 +51,8 @@ public struct UAPISetParser: Sendable {
     private func deviceOperation(_ key: Substring, _ value: Substring) throws(UAPIError) -> ConfigOperation {
         switch key {
         case "private_key":
-            let bytes = try hexKey(value, "private_key")
-            return .privateKey(bytes.isZero ? nil : bytes.withUnsafeBytes { PrivateKey(copying: $0) })
+            let key = try secretKey(value, "private_key")
+            return .privateKey(key.isZero ? nil : PrivateKey(key))
         case "listen_port":
             return .listenPort(try number(value, UInt16.self, "listen_port"))
         case "fwmark":
@@ -74,8 +74,8 @@ public struct UAPISetParser: Sendable {
             try expectTrue(value, "update_only")
             return .updateOnly
         case "preshared_key":
-            let bytes = try hexKey(value, "preshared_key")
-            return .presharedKey(bytes.isZero ? nil : bytes.withUnsafeBytes { PresharedKey(copying: $0) })
+            let key = try secretKey(value, "preshared_key")
+            return .presharedKey(key.isZero ? nil : PresharedKey(key))
         case "endpoint":
             guard let endpoint = Endpoint(value) else { throw .invalid("endpoint '\(value.prefix(64))' is not IP:port or [IPv6]:port") }
             return .endpoint(endpoint)
@@ -102,6 +102,13 @@ public struct UAPISetParser: Sendable {
     private func hexKey(_ value: Substring, _ name: String) throws(UAPIError) -> Bytes32 {
         guard let bytes = KeyEncoding.fromHex(value) else { throw .invalid("\(name) is not 64 hex digits") }
         return bytes
+    }
+
+    /// A private or preshared key, decoded straight into its slot: it never passes through a
+    /// Bytes32, whose copies nothing clears.
+    private func secretKey(_ value: Substring, _ name: String) throws(UAPIError) -> SecretKey {
+        guard let key = KeyEncoding.secretFromHex(value.utf8) else { throw .invalid("\(name) is not 64 hex digits") }
+        return key
     }
 
     private func expectTrue(_ value: Substring, _ name: String) throws(UAPIError) {

@@ -42,21 +42,42 @@ struct StandardError: TextOutputStream {
 }
 
 func genkey() {
-    print(KeyEncoding.base64(PrivateKey.generate().secret.withUnsafeBytes { Bytes32($0) }))
+    print(PrivateKey.generate().secret.withUnsafeBytes { KeyEncoding.base64($0) })
 }
 
 func genpsk() {
-    print(KeyEncoding.base64(PresharedKey.generate().secret.withUnsafeBytes { Bytes32($0) }))
+    print(PresharedKey.generate().secret.withUnsafeBytes { KeyEncoding.base64($0) })
 }
 
 /// Like `wg pubkey`: the key is the first line of standard input, surrounding white space ignored.
+/// The line is read into scratch memory rather than a String, so that its text is cleared, and
+/// decoded straight into the key's slot.
 func pubkey() {
-    let line = readLine(strippingNewline: true) ?? ""
-    let trimmed = line.drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed()
-    guard var raw = KeyEncoding.fromBase64(String(trimmed)) else { fail("Key is not the correct length or format") }
-    defer { Zeroize.clear(&raw) }
-    let key = raw.withUnsafeBytes { PrivateKey(copying: $0) }
+    let key = Zeroize.withScratch(128) { line -> PrivateKey? in
+        guard let length = readFirstLine(into: line) else { return nil }
+        var start = 0, end = length
+        func isSpace(_ c: UInt8) -> Bool { c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") }
+        while start < end, isSpace(line[start]) { start += 1 }
+        while end > start, isSpace(line[end - 1]) { end -= 1 }
+        guard let secret = KeyEncoding.secretFromBase64(UnsafeRawBufferPointer(rebasing: line[start..<end])) else { return nil }
+        return PrivateKey(secret)
+    }
+    guard let key else { fail("Key is not the correct length or format") }
     print(key.publicKey)
+}
+
+/// Standard input up to its first newline (or its end), into `buffer`: the line's length, or nil
+/// when it does not fit (no key's line is that long).
+func readFirstLine(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+    var filled = 0
+    while filled < buffer.count {
+        let n = read(0, buffer.baseAddress! + filled, buffer.count - filled)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return filled }
+        if let newline = UnsafeRawBufferPointer(rebasing: buffer[filled..<filled + n]).firstIndex(of: 10) { return filled + newline }
+        filled += n
+    }
+    return nil
 }
 
 /// "0,2-3" → [0, 2, 3].

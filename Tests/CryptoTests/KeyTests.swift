@@ -48,6 +48,9 @@ import Testing
             #expect(KeyEncoding.fromHex(hex) == key)
             #expect(KeyEncoding.fromHex(hex.uppercased()) == key)
             #expect(KeyEncoding.fromBase64(Substring(base64)) == key)
+            #expect(KeyEncoding.secretFromBase64(base64.utf8)?.bytes == key.bytes)
+            #expect(KeyEncoding.secretFromHex(hex.utf8)?.bytes == key.bytes)
+            #expect(KeyEncoding.secretFromHex(Substring(hex.uppercased()).utf8)?.bytes == key.bytes)
         }
     }
 
@@ -72,6 +75,7 @@ import Testing
     ])
     func base64Rejects(text: String) {
         #expect(KeyEncoding.fromBase64(text) == nil)
+        #expect(KeyEncoding.secretFromBase64(text.utf8)?.bytes == nil)
     }
 
     @Test(arguments: [
@@ -86,6 +90,7 @@ import Testing
     ])
     func hexRejects(text: String) {
         #expect(KeyEncoding.fromHex(text) == nil)
+        #expect(KeyEncoding.secretFromHex(text.utf8)?.bytes == nil)
     }
 }
 
