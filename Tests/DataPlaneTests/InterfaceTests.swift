@@ -151,6 +151,8 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
         #expect(!network.isBound(old))
         #expect(network.isBound(Endpoint(address: a.host.primary, port: 52000)))
         #expect(a.interface.boundListenPort == 52000)
+        // The cached source belonged to the old sockets (the kernel's set_port clears it).
+        #expect(try #require(a.peer(b)).runtime.stickySource == .none)
         // a's next packet comes from the new port; b roams to it and answers there.
         a.send(to: b, tag: 2)
         #expect(try #require(b.tunnel.delivered())[28] == 2)
