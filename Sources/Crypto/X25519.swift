@@ -2,6 +2,11 @@ internal import CLibcrypto
 
 /// X25519 (RFC 7748) through libcrypto. Handshake path only: each call builds EVP objects, a few
 /// small allocations next to a ~30 µs scalar multiplication.
+///
+/// libcrypto derives the public key whenever it makes a private-key object, so a DH through
+/// `sharedSecret(_:_:)` costs two scalar multiplications. A key used more than once (our static
+/// key, a handshake's ephemeral) is made into an `X25519Key` once instead: one multiplication
+/// for its public key, then one per DH.
 public enum X25519 {
     /// Clamps a private key in place: clear bits 0–2, clear bit 255, set bit 254.
     public static func clamp(_ key: inout SecretKey) {
@@ -13,38 +18,57 @@ public enum X25519 {
 
     /// The public key for `privateKey` (clamped or not: the scalar multiplication clamps).
     public static func publicKey(for privateKey: borrowing SecretKey) -> PublicKey {
-        var out = Bytes32()
-        let ok = privateKey.withUnsafeBytes { k -> Bool in
-            guard let pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, k.baseAddress!.assumingMemoryBound(to: UInt8.self), 32) else { return false }
-            defer { EVP_PKEY_free(pkey) }
-            var length = 32
-            return out.withUnsafeMutableBytes {
-                EVP_PKEY_get_raw_public_key(pkey, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &length) == 1 && length == 32
-            }
-        }
-        precondition(ok, "X25519 public key derivation failed")
-        return PublicKey(out)
+        guard let key = X25519Key(privateKey) else { preconditionFailure("X25519 public key derivation failed") }
+        return key.publicKey
     }
 
     /// DH(private, public), or nil when the result is all zeros: `publicKey` is of low order, and a
-    /// session built on it would be known to anyone (the protocol refuses such peers).
+    /// session built on it would be known to anyone (the protocol refuses such peers). Two
+    /// multiplications: for a key used again, keep an `X25519Key`.
     public static func sharedSecret(_ privateKey: borrowing SecretKey, _ publicKey: PublicKey) -> SecretKey? {
+        X25519Key(privateKey)?.sharedSecret(with: publicKey)
+    }
+}
+
+/// A private key as libcrypto's object, made once: its public key comes with it, and each DH
+/// costs one scalar multiplication. libcrypto keeps a copy of the scalar for the object's
+/// lifetime (cleansed when freed). Immutable once made, so threads may derive with it at once.
+public final class X25519Key: @unchecked Sendable {
+    private let pkey: OpaquePointer
+    public let publicKey: PublicKey
+
+    /// Nil only if libcrypto fails (out of memory).
+    public init?(_ privateKey: borrowing SecretKey) {
+        let made = privateKey.withUnsafeBytes { k in
+            EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, k.baseAddress!.assumingMemoryBound(to: UInt8.self), 32)
+        }
+        guard let made else { return nil }
+        var out = Bytes32()
+        var length = 32
+        let ok = out.withUnsafeMutableBytes {
+            EVP_PKEY_get_raw_public_key(made, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &length) == 1 && length == 32
+        }
+        guard ok else { EVP_PKEY_free(made); return nil }
+        pkey = made
+        publicKey = PublicKey(out)
+    }
+
+    deinit { EVP_PKEY_free(pkey) }
+
+    /// DH(this key, `publicKey`), or nil for an all-zero result (a low-order point).
+    public func sharedSecret(with publicKey: PublicKey) -> SecretKey? {
         var shared = SecretKey()
-        let ok = privateKey.withUnsafeBytes { k in
-            publicKey.bytes.withUnsafeBytes { p in
-                shared.withUnsafeMutableBytes { out in derive(k, p, out) }
-            }
+        let ok = publicKey.bytes.withUnsafeBytes { p in
+            shared.withUnsafeMutableBytes { out in derive(p, out) }
         }
         guard ok, !shared.isZero else { return nil }
         return shared
     }
 
-    private static func derive(_ priv: UnsafeRawBufferPointer, _ pub: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer) -> Bool {
-        guard let mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, priv.baseAddress!.assumingMemoryBound(to: UInt8.self), 32) else { return false }
-        defer { EVP_PKEY_free(mine) }
+    private func derive(_ pub: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer) -> Bool {
         guard let theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nil, pub.baseAddress!.assumingMemoryBound(to: UInt8.self), 32) else { return false }
         defer { EVP_PKEY_free(theirs) }
-        guard let ctx = EVP_PKEY_CTX_new(mine, nil) else { return false }
+        guard let ctx = EVP_PKEY_CTX_new(pkey, nil) else { return false }
         defer { EVP_PKEY_CTX_free(ctx) }
         var length = 32
         // libcrypto itself fails the derivation on an all-zero result; the caller checks again.

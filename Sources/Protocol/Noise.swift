@@ -17,12 +17,18 @@ public enum HandshakeError: Error, Equatable, Sendable {
     case peerRemoved          // the peer was removed while its message was being handled
 }
 
-/// Our static identity: the device's private key and what is derived from it once.
+/// Our static identity: the device's private key and what is derived from it once, including
+/// libcrypto's key object, so that each DH with it costs one scalar multiplication, not two.
 public final class StaticIdentity: Sendable {
     public let privateKey: PrivateKey
+    let key: X25519Key
     public var publicKey: PublicKey { privateKey.publicKey }
 
-    public init(privateKey: PrivateKey) { self.privateKey = privateKey }
+    public init(privateKey: PrivateKey) {
+        self.privateKey = privateKey
+        guard let key = X25519Key(privateKey.secret) else { preconditionFailure("libcrypto cannot make an X25519 key") }
+        self.key = key
+    }
 }
 
 /// A consumed initiation before its peer is known: the static key decrypted, so the caller can
@@ -45,7 +51,9 @@ public struct Handshake: ~Copyable, Sendable {
     /// DH(our static, their static), computed when either key changes; zero if of low order.
     private var precomputedStaticStatic = SecretKey()
     private var symmetric: SymmetricState?
-    private var localEphemeral = SecretKey()
+    /// Our ephemeral of the handshake in progress, as libcrypto's key object: made once, it gives
+    /// the public key and every DH with the ephemeral.
+    private var localEphemeral: X25519Key?
     private var remoteEphemeral = PublicKey(.zero)
     public private(set) var localIndex: UInt32 = 0
     public private(set) var remoteIndex: UInt32 = 0
@@ -62,7 +70,7 @@ public struct Handshake: ~Copyable, Sendable {
     /// Recomputes the static-static DH after our private key changed (or was removed).
     public mutating func precompute(identity: StaticIdentity?) {
         precomputedStaticStatic.clear()
-        if let identity, let shared = X25519.sharedSecret(identity.privateKey.secret, remoteStatic) {
+        if let identity, let shared = identity.key.sharedSecret(with: remoteStatic) {
             precomputedStaticStatic = shared
         }
     }
@@ -71,7 +79,7 @@ public struct Handshake: ~Copyable, Sendable {
     public mutating func clear() {
         state = .zeroed
         symmetric = nil
-        localEphemeral.clear()
+        localEphemeral = nil
         remoteEphemeral = PublicKey(.zero)
         localIndex = 0
         remoteIndex = 0
@@ -93,11 +101,12 @@ public struct Handshake: ~Copyable, Sendable {
 
         var s = SymmetricState(responderStatic: remoteStatic)
         X25519.clamp(&ephemeral)
-        let ephemeralPublic = X25519.publicKey(for: ephemeral)
+        guard let e = X25519Key(ephemeral) else { throw .lowOrderKey }
+        let ephemeralPublic = e.publicKey
         write(ephemeralPublic, packet, InitiationLayout.ephemeral)
         s.mixKey(ephemeralPublic.bytes)
         s.mixHash(ephemeralPublic.bytes)
-        guard s.mixDH(ephemeral, remoteStatic, alsoKey: true) else { throw .lowOrderKey }
+        guard s.mixDH(e, remoteStatic, alsoKey: true) else { throw .lowOrderKey }
         write(identity.publicKey, packet, InitiationLayout.encryptedStatic)
         s.encryptAndHash(field(packet, InitiationLayout.encryptedStatic, 32 + 16), using: aead)
         guard s.mixPrecomputedDH(precomputedStaticStatic) else { throw .lowOrderKey }
@@ -105,7 +114,7 @@ public struct Handshake: ~Copyable, Sendable {
         s.encryptAndHash(field(packet, InitiationLayout.encryptedTimestamp, 12 + 16), using: aead)
 
         symmetric = consume s
-        localEphemeral = ephemeral
+        localEphemeral = e
         self.localIndex = localIndex
         state = .createdInitiation
     }
@@ -123,8 +132,8 @@ public struct Handshake: ~Copyable, Sendable {
 
         t.mixKey(ephemeral.bytes)
         t.mixHash(ephemeral.bytes)
-        guard t.mixDH(localEphemeral, ephemeral, alsoKey: false),
-              t.mixDH(identity.privateKey.secret, ephemeral, alsoKey: false) else { throw .lowOrderKey }
+        guard let localEphemeral, t.mixDH(localEphemeral, ephemeral, alsoKey: false),
+              t.mixDH(identity.key, ephemeral, alsoKey: false) else { throw .lowOrderKey }
         t.mixPresharedKey(presharedKey)
         var nothing = Bytes32()
         let ok = nothing.withUnsafeMutableBytes {
@@ -150,7 +159,7 @@ public struct Handshake: ~Copyable, Sendable {
         let ephemeral = read(packet, InitiationLayout.ephemeral)
         s.mixKey(ephemeral.bytes)
         s.mixHash(ephemeral.bytes)
-        guard s.mixDH(identity.privateKey.secret, ephemeral, alsoKey: true) else { throw .lowOrderKey }
+        guard s.mixDH(identity.key, ephemeral, alsoKey: true) else { throw .lowOrderKey }
         var remoteStatic = Bytes32()
         let ok = remoteStatic.withUnsafeMutableBytes {
             s.decryptAndHash(subfield(packet, InitiationLayout.encryptedStatic, 32 + 16), into: $0, using: aead)
@@ -197,17 +206,18 @@ public struct Handshake: ~Copyable, Sendable {
         Messages.store32(remoteIndex, packet, ResponseLayout.receiver)
 
         X25519.clamp(&ephemeral)
-        let ephemeralPublic = X25519.publicKey(for: ephemeral)
+        guard let e = X25519Key(ephemeral) else { clear(); throw .lowOrderKey }
+        let ephemeralPublic = e.publicKey
         write(ephemeralPublic, packet, ResponseLayout.ephemeral)
         s.mixKey(ephemeralPublic.bytes)
         s.mixHash(ephemeralPublic.bytes)
-        guard s.mixDH(ephemeral, remoteEphemeral, alsoKey: false),
-              s.mixDH(ephemeral, remoteStatic, alsoKey: false) else { clear(); throw .lowOrderKey }
+        guard s.mixDH(e, remoteEphemeral, alsoKey: false),
+              s.mixDH(e, remoteStatic, alsoKey: false) else { clear(); throw .lowOrderKey }
         s.mixPresharedKey(presharedKey)
         s.encryptAndHash(field(packet, ResponseLayout.encryptedNothing, 16), using: aead)
 
         symmetric = consume s
-        localEphemeral = ephemeral
+        localEphemeral = e
         self.localIndex = localIndex
         state = .createdResponse
     }

@@ -54,8 +54,8 @@ struct SymmetricState: ~Copyable, Sendable {
     }
 
     /// (ck, k) ← KDF2(ck, DH(private, public)); false for a low-order public key.
-    mutating func mixDH(_ privateKey: borrowing SecretKey, _ publicKey: PublicKey, alsoKey: Bool) -> Bool {
-        guard let shared = X25519.sharedSecret(privateKey, publicKey) else { return false }
+    mutating func mixDH(_ privateKey: X25519Key, _ publicKey: PublicKey, alsoKey: Bool) -> Bool {
+        guard let shared = privateKey.sharedSecret(with: publicKey) else { return false }
         shared.withUnsafeBytes { alsoKey ? mixKeyAndKey($0) : mixKey($0) }
         return true
     }
