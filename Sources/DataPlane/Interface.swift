@@ -16,6 +16,9 @@ public struct InterfaceOptions: Sendable {
     /// The device-wide work queue's bound (the kernel's crypt queues hold 1,024 each); small
     /// values let tests overflow it.
     var workQueueCapacity = 2 * WireGuard.maxQueuedPackets + WireGuard.maxQueuedHandshakes
+    /// Chunks of job slots shared by all peers' queues; nil sizes them from the buffers. Small
+    /// values let tests run the pool dry.
+    var jobChunks: Int?
     public var log: @Sendable (String) -> Void = { _ in }
 
     /// Everyday buffers take an MTU this large (Ethernet's), whatever the tunnel's MTU.
@@ -43,6 +46,8 @@ public final class Interface: ControlTarget, @unchecked Sendable {
     let tun: any Tunnel
     let bind: any Bind
     let work: WorkQueue<Work>
+    /// Every peer's queue slots, shared: per-peer bounds are limits on it, not allocations.
+    let jobs: JobPool
     let handshakes: HandshakeQueue
     private let sockets: Mutex<(any BoundSockets)?>
     private let applying = Mutex(())
@@ -89,7 +94,9 @@ public final class Interface: ControlTarget, @unchecked Sendable {
         work = WorkQueue(capacity: options.workQueueCapacity)
         mtu = Atomic((try? tunnel.currentMTU()) ?? options.mtu)
         sockets = Mutex(try bind.open(port: 0, fwmark: 0))
-        device = Device { _ in PeerRuntime() }
+        let jobs = JobPool(chunks: options.jobChunks ?? JobPool.chunks(forBuffers: options.buffers + options.largeBuffers))
+        self.jobs = jobs
+        device = Device { _ in PeerRuntime(pool: jobs) }
     }
 
     public func start() throws(Errno) {

@@ -22,75 +22,84 @@ struct Job: ~Copyable {
 /// A slot is reserved in arrival order; any worker may process it; the worker that finds the
 /// head finished delivers every consecutive finished slot, one drainer at a time. Slots are handed
 /// back only after delivery, so a producer can never reuse one that is still being sent.
+///
+/// The slots come from the interface's `JobPool` a chunk at a time, so the bound of 1,024 is a
+/// limit: an idle queue holds nothing.
 final class OrderedQueue: @unchecked Sendable {
     // Slots are touched by one thread at a time: the producer until it publishes, a worker until
-    // it marks the slot done, the drainer until it hands the slot back. The lock guards the indices.
+    // it marks the slot done, the drainer until it hands the slot back. The lock guards the chain
+    // and the done flags.
     static let capacity = WireGuard.maxQueuedPackets
-    private let jobs: UnsafeMutablePointer<Job>
-    private let done: UnsafeMutablePointer<Bool>
+    let pool: JobPool
+    private let limit: Int
     private let state = Mutex(Indices())
 
     private struct Indices {
-        var head = 0
-        var count = 0
+        var chain = ChunkChain()
         var draining = false
     }
 
-    init() {
-        jobs = .allocate(capacity: Self.capacity)
-        for i in 0..<Self.capacity { (jobs + i).initialize(to: Job()) }
-        done = .allocate(capacity: Self.capacity)
-        done.initialize(repeating: false, count: Self.capacity)
+    init(pool: JobPool, limit: Int = OrderedQueue.capacity) {
+        self.pool = pool
+        self.limit = limit
     }
 
     deinit {
-        jobs.deinitialize(count: Self.capacity)
-        jobs.deallocate()
-        done.deallocate()
+        // A removed peer's queue may still hold packets nobody will deliver: free them.
+        state.withLock { s in
+            while s.chain.count > 0 {
+                let n = s.chain.contiguous(pool)
+                for slot in s.chain.head..<s.chain.head + n { Self.clear(pool.job(slot)) }
+                s.chain.removeFirst(n, pool)
+            }
+        }
     }
 
-    /// Reserves the next slot in order, or nil when the queue is full (the packet is dropped).
+    private static func clear(_ job: UnsafeMutablePointer<Job>) {
+        job.pointee.buffer = nil
+        job.pointee.keypair = nil
+        job.pointee.source = nil
+    }
+
+    /// Reserves the next slot in order, or nil when the queue is at its bound or the pool has
+    /// no chunk to grow it by (the packet is dropped).
     func reserve() -> Int? {
         state.withLock { s -> Int? in
-            guard s.count < Self.capacity else { return nil }
-            let slot = (s.head + s.count) % Self.capacity
-            s.count += 1
-            done[slot] = false
+            guard s.chain.count < limit, let slot = s.chain.append(pool) else { return nil }
+            pool.done(slot).pointee = false
             return slot
         }
     }
 
     /// The job in a slot this thread currently owns.
-    func job(_ slot: Int) -> UnsafeMutablePointer<Job> { jobs + slot }
+    func job(_ slot: Int) -> UnsafeMutablePointer<Job> { pool.job(slot) }
 
     /// Marks `slot` processed. If this thread becomes the drainer, `deliver` is called with runs
     /// of consecutive finished slots (first slot, count) in order, until none is left.
     func finish(_ slot: Int, deliver: (Int, Int) -> Void) {
         let drains = state.withLock { s -> Bool in
-            done[slot] = true
+            pool.done(slot).pointee = true
             guard !s.draining else { return false }
             s.draining = true
             return true
         }
         guard drains else { return }
         while true {
-            // A run stops at the ring's end so that the slots are contiguous in memory.
+            // A run stops at its chunk's end so that its slot indices are consecutive.
             let run = state.withLock { s -> (Int, Int) in
+                let head = s.chain.head, room = s.chain.contiguous(pool)
                 var n = 0
-                while n < s.count, s.head + n < Self.capacity, done[s.head + n] { n += 1 }
+                while n < room, pool.done(head + n).pointee { n += 1 }
                 if n == 0 { s.draining = false }
-                return (s.head, n)
+                return (head, n)
             }
             guard run.1 > 0 else { return }
             deliver(run.0, run.1)
-            state.withLock { s in
-                s.head = (s.head + run.1) % Self.capacity
-                s.count -= run.1
-            }
+            state.withLock { s in s.chain.removeFirst(run.1, pool) }
         }
     }
 
-    var depth: Int { state.withLock { $0.count } }
+    var depth: Int { state.withLock { $0.chain.count } }
 }
 
 /// The device-wide work the workers take: crypto for a peer's slot, the oldest message in the

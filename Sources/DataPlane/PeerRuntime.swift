@@ -6,50 +6,50 @@ typealias Peer = Protocol.Peer<PeerRuntime>
 
 /// What the data plane keeps per peer, beside the protocol state: the ordered queues in both
 /// directions, packets staged while there is no session, and the sticky source address.
+/// All three queues take their slots from the interface's `JobPool`: an idle peer costs a few
+/// hundred bytes, whatever the bounds.
 final class PeerRuntime: @unchecked Sendable {
-    // The staged ring is guarded by `staged`'s lock; the queues guard themselves.
-    let transmit = OrderedQueue()
-    let receive = OrderedQueue()
-    private let stagedPackets: UnsafeMutablePointer<PacketBuffer?>
-    private let staged = Mutex((head: 0, count: 0))
+    // The staged chain is guarded by `staged`'s lock; the queues guard themselves.
+    let transmit: OrderedQueue
+    let receive: OrderedQueue
+    private let pool: JobPool
+    private let staged = Mutex(ChunkChain())
     private let source = Mutex(LocalAddress.none)
     /// An initiation is queued for a worker: further requests add nothing until it is made.
     private let initiationQueued = Atomic<Bool>(false)
     static let stagedCapacity = WireGuard.maxStagedPackets
 
-    init() {
-        stagedPackets = .allocate(capacity: Self.stagedCapacity)
-        for i in 0..<Self.stagedCapacity { (stagedPackets + i).initialize(to: nil) }
+    init(pool: JobPool) {
+        self.pool = pool
+        transmit = OrderedQueue(pool: pool)
+        receive = OrderedQueue(pool: pool)
     }
 
-    deinit {
-        stagedPackets.deinitialize(count: Self.stagedCapacity)
-        stagedPackets.deallocate()
-    }
+    deinit { purgeStaged() }
 
-    /// Keeps a packet until a session exists; the oldest goes when 128 are waiting.
-    func stage(_ buffer: consuming PacketBuffer) {
-        var slot: PacketBuffer? = consume buffer
-        staged.withLock { s in
-            if s.count == Self.stagedCapacity {
-                stagedPackets[s.head] = nil
-                s.head = (s.head + 1) % Self.stagedCapacity
-                s.count -= 1
-            }
-            stagedPackets[(s.head + s.count) % Self.stagedCapacity] = slot.take()
-            s.count += 1
+    /// Keeps a packet until a session exists; the oldest goes when 128 are waiting. False when
+    /// the pool had no slot for it (the packet is dropped; the caller counts it).
+    @discardableResult
+    func stage(_ buffer: consuming PacketBuffer) -> Bool {
+        var held: PacketBuffer? = consume buffer
+        return staged.withLock { chain -> Bool in
+            if chain.count == Self.stagedCapacity { _ = Self.removeOldest(&chain, pool) }
+            guard let slot = chain.append(pool) else { return false }
+            pool.job(slot).pointee.buffer = held.take()
+            return true
         }
     }
 
     /// The oldest staged packet, if any.
     func unstage() -> PacketBuffer? {
-        staged.withLock { s -> PacketBuffer? in
-            guard s.count > 0 else { return nil }
-            let buffer = stagedPackets[s.head].take()
-            s.head = (s.head + 1) % Self.stagedCapacity
-            s.count -= 1
-            return buffer
-        }
+        staged.withLock { chain in Self.removeOldest(&chain, pool) }
+    }
+
+    private static func removeOldest(_ chain: inout ChunkChain, _ pool: JobPool) -> PacketBuffer? {
+        guard chain.count > 0 else { return nil }
+        let buffer = pool.job(chain.head).pointee.buffer.take()
+        chain.removeFirst(1, pool)
+        return buffer
     }
 
     var stagedCount: Int { staged.withLock { $0.count } }

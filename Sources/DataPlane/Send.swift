@@ -48,12 +48,12 @@ extension Interface {
         let runtime = peer.runtime
         // Packets already waiting go first, so that order holds.
         if runtime.stagedCount > 0 {
-            runtime.stage(buffer)
+            if !runtime.stage(buffer) { counters.count(.queueFull) }
             sendStaged(peer, now: now)
             return
         }
         guard let (keypair, counter) = peer.reserveNonce(now: now) else {
-            runtime.stage(buffer)
+            if !runtime.stage(buffer) { counters.count(.queueFull) }
             requestHandshake(peer, isRetry: false)
             return
         }

@@ -8,7 +8,10 @@ import Testing
 /// delivered in the order their slots were reserved, by one drainer at a time.
 @Suite struct OrderedQueueTests {
     @Test func deliversInReservationOrderAcrossThreads() throws {
-        let queue = OrderedQueue()
+        // A pool barely larger than one full queue: 20,000 packets cross chunk boundaries
+        // (and reuse every chunk) over a thousand times.
+        let pool = JobPool(chunks: OrderedQueue.capacity / JobPool.chunkSize + 2)
+        let queue = OrderedQueue(pool: pool)
         let total = 20_000
         let delivered = Mutex<[Int]>([])
         let draining = Atomic<Int>(0)
@@ -56,17 +59,81 @@ import Testing
         #expect(overlaps.load(ordering: .relaxed) == 0, "two drainers at once")
         #expect(early.load(ordering: .relaxed) == 0, "delivered before a worker finished it")
         #expect(queue.depth == 0)
+        #expect(pool.available == pool.chunkCount, "a drained queue holds no chunk")
     }
 
-    @Test func fullQueueRefusesReservations() {
-        let queue = OrderedQueue()
-        for _ in 0..<OrderedQueue.capacity { #expect(queue.reserve() != nil) }
+    @Test func growsChunkByChunkUpToItsBoundThenRefuses() {
+        let pool = JobPool(chunks: 4 * OrderedQueue.capacity / JobPool.chunkSize)
+        let queue = OrderedQueue(pool: pool)
+        #expect(pool.initialized == 0, "an idle queue takes nothing")
+        var slots: [Int] = []
+        for i in 0..<OrderedQueue.capacity {
+            guard let slot = queue.reserve() else { Issue.record("refused at \(i)"); return }
+            slots.append(slot)
+            #expect(pool.chunkCount - pool.available == i / JobPool.chunkSize + 1)
+        }
         #expect(queue.reserve() == nil)
+        #expect(pool.exhaustions == 0, "refused by its bound, not by the pool")
         // Finishing the head frees exactly the slots delivered.
         var delivered = 0
-        queue.finish(0) { _, count in delivered += count }
+        queue.finish(slots[0]) { _, count in delivered += count }
         #expect(delivered == 1)
         #expect(queue.reserve() != nil)
+    }
+
+    @Test func drainedQueueHandsItsChunksBack() {
+        let pool = JobPool(chunks: 64)
+        let queue = OrderedQueue(pool: pool)
+        let slots = (0..<3 * JobPool.chunkSize + 5).compactMap { _ in queue.reserve() }
+        #expect(pool.available == 64 - 4)
+        var delivered: [Int] = []
+        // Finished out of order: nothing moves until the head is done, then runs in order.
+        for slot in slots.dropFirst() { queue.finish(slot) { first, n in delivered += first..<first + n } }
+        #expect(delivered.isEmpty)
+        #expect(pool.available == 64 - 4)
+        queue.finish(slots[0]) { first, n in delivered += first..<first + n }
+        #expect(delivered == slots)
+        #expect(queue.depth == 0)
+        #expect(pool.available == 64)
+        // Chunks are reused, not made anew.
+        #expect(pool.initialized == 4)
+        for _ in 0..<10 * JobPool.chunkSize {
+            guard let slot = queue.reserve() else { Issue.record("refused"); return }
+            queue.finish(slot) { _, _ in }
+        }
+        #expect(pool.initialized == 4)
+        #expect(pool.available == 64)
+    }
+
+    @Test func exhaustedPoolRefusesAndCounts() {
+        let pool = JobPool(chunks: 3)
+        let a = OrderedQueue(pool: pool), b = OrderedQueue(pool: pool)
+        let first = (0..<2 * JobPool.chunkSize).compactMap { _ in a.reserve() }
+        #expect(first.count == 2 * JobPool.chunkSize)
+        let second = (0..<JobPool.chunkSize).compactMap { _ in b.reserve() }
+        #expect(second.count == JobPool.chunkSize)
+        // Both queues are far below their bound, but the pool is dry.
+        #expect(a.reserve() == nil)
+        #expect(b.reserve() == nil)
+        #expect(pool.exhaustions == 2)
+        for slot in first { a.finish(slot) { _, _ in } }
+        #expect(pool.available == 2)
+        #expect(b.reserve() != nil, "another peer gets what one handed back")
+    }
+
+    @Test func queueDroppedWithPacketsReturnsBuffersAndChunks() throws {
+        let buffers = BufferPool(mtu: 1420, count: 8)
+        let pool = JobPool(chunks: 4)
+        do {
+            let queue = OrderedQueue(pool: pool)
+            for _ in 0..<5 {
+                let slot = try #require(queue.reserve())
+                queue.job(slot).pointee.buffer = buffers.take()
+            }
+            #expect(buffers.available == 3)
+        }
+        #expect(buffers.available == 8)
+        #expect(pool.available == 4)
     }
 
     @Test func workQueueIsBounded() {
@@ -92,5 +159,52 @@ private enum Date {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         return (t.tv_sec, t.tv_nsec) < (deadline.tv_sec, deadline.tv_nsec)
+    }
+}
+
+/// Staging: packets wait in chunks of the shared pool, 128 at most, the oldest going first.
+@Suite struct StagedTests {
+    @Test func stagesUpToItsBoundDroppingTheOldest() {
+        let buffers = BufferPool(mtu: 1420, count: 256)
+        let pool = JobPool(chunks: 64)
+        let runtime = PeerRuntime(pool: pool)
+        #expect(pool.initialized == 0)
+        for i in 0..<PeerRuntime.stagedCapacity + 10 {
+            guard var buffer = buffers.take() else { Issue.record("no buffer"); return }
+            buffer.length = i
+            let kept = runtime.stage(buffer); #expect(kept)
+        }
+        #expect(runtime.stagedCount == PeerRuntime.stagedCapacity)
+        #expect(buffers.available == 256 - PeerRuntime.stagedCapacity, "the dropped ones came back")
+        var expected = 10
+        while let buffer = runtime.unstage() {
+            #expect(buffer.length == expected)
+            expected += 1
+        }
+        #expect(expected == PeerRuntime.stagedCapacity + 10)
+        #expect(pool.available == 64, "an empty stage holds no chunk")
+        #expect(buffers.available == 256)
+    }
+
+    @Test func stagingWithADryPoolDropsTheNewPacket() {
+        let buffers = BufferPool(mtu: 1420, count: 64)
+        let pool = JobPool(chunks: 1)
+        let runtime = PeerRuntime(pool: pool)
+        for _ in 0..<JobPool.chunkSize {
+            guard let buffer = buffers.take() else { Issue.record("no buffer"); return }
+            let kept = runtime.stage(buffer); #expect(kept)
+        }
+        guard let extra = buffers.take() else { Issue.record("no buffer"); return }
+        let kept = runtime.stage(extra); #expect(!kept)
+        #expect(runtime.stagedCount == JobPool.chunkSize)
+        #expect(buffers.available == 64 - JobPool.chunkSize)
+        runtime.purgeStaged()
+        #expect(buffers.available == 64)
+        #expect(pool.available == 1)
+    }
+
+    @Test func idlePeerIsSmall() {
+        // What a peer's runtime costs before it queues anything (printed for the record).
+        print("Job stride \(MemoryLayout<Job>.stride) B; chunk \(JobPool.chunkSize * MemoryLayout<Job>.stride) B")
     }
 }
