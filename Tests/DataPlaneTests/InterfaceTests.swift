@@ -270,6 +270,28 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
         }
     }
 
+    @Test func aDryJobPoolDropsAndCountsButKeepsOrderBuffersAndChunks() throws {
+        let network = MemoryNetwork()
+        // Two chunks of job slots per interface (32 packets for all queues), far below the
+        // per-peer bound: a burst runs the pool dry long before the queue is full.
+        let (a, b) = try makePair(network) { $0.cpus = [Threads.allowedCPUs()[0]]; $0.jobChunks = 2 }
+        a.send(to: b, tag: 0)
+        _ = try #require(b.tunnel.delivered())
+        for tag in 1...250 { a.send(to: b, tag: UInt8(tag)) }
+        var tags: [UInt8] = []
+        while let packet = b.tunnel.delivered(waitingAtMost: 500) { tags.append(packet[28]) }
+        #expect(a.interface.jobs.exhaustions + b.interface.jobs.exhaustions > 0)
+        #expect(a.interface.counters[.queueFull] + b.interface.counters[.queueFull] > 0)
+        #expect(!tags.isEmpty)
+        #expect(tags == tags.sorted(), "delivered out of order: \(tags)")
+        // Once the burst is over every chunk is back, and every buffer but the receiver's batch
+        // and the tunnel reader's.
+        for host in [a, b] {
+            #expect(eventually { host.interface.jobs.available == 2 })
+            #expect(eventually { host.interface.pool.available >= host.interface.pool.count - 33 })
+        }
+    }
+
     @Test func settingTheSameEndpointPullsBackARoamedPeerAndForgetsTheSource() throws {
         let network = MemoryNetwork()
         let (a, b) = try makePair(network)
