@@ -101,6 +101,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SystemTests",
+            dependencies: ["System"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ShimTests",
             dependencies: ["CShim", "CNetlink"],
             swiftSettings: swiftSettings
