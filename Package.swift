@@ -57,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "Supervisor",
-            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "CShim", "CMnl", "CNetlink"],
+            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "JSON", "CShim", "CMnl", "CNetlink"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -92,7 +92,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SupervisorTests",
-            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto", "System"],
+            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto", "System", "JSON"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
