@@ -15,7 +15,8 @@ public enum JSON {
         public var maxBytes: Int
         public var maxDepth: Int
 
-        /// 4 MiB and 32 levels: the state file of 2,000 peers takes about 1.1 MB and 6 levels.
+        /// 4 MiB and 32 levels: the state file of 2,000 peers (a PSK,
+        /// an endpoint and four allowed IPs each) takes 0.84 MB and 6 levels.
         public init(maxBytes: Int = 4 << 20, maxDepth: Int = 32) {
             self.maxBytes = maxBytes
             self.maxDepth = maxDepth

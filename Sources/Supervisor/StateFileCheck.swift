@@ -12,6 +12,9 @@ public enum StateFileCheck {
         do {
             let file = try StateFile.read(path)
             return Outcome(status: 0, message: "\(path): valid, " + summary(file))
+        } catch .unreadable(let path, let errno) {
+            // Its message names the file already.
+            return Outcome(status: 1, message: StateFileError.unreadable(path: path, errno).description)
         } catch {
             return Outcome(status: 1, message: "\(path): \(error)")
         }
