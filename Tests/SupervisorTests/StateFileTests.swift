@@ -2,6 +2,7 @@ import Testing
 import Crypto
 import JSON
 import Protocol
+import System
 @testable import Supervisor
 
 @Suite("State file")
@@ -54,6 +55,15 @@ struct StateFileTests {
         let encoded = try Self.decode(StateFileExample.text).encode()
         #expect(encoded == StateFileExample.text)
         if encoded != StateFileExample.text { print(encoded) }
+    }
+
+    /// The README shows the same example, so that it cannot drift from what the code reads.
+    @Test func theReadmeShowsTheExample() throws {
+        let root = String(#filePath.split(separator: "/Tests/", omittingEmptySubsequences: false)[0])
+        let readme = String(decoding: try AtomicFile.read(root + "/README.md", limit: 1 << 20), as: UTF8.self)
+        let section = try #require(readme.split(separator: "## State file\n").dropFirst().first)
+        let block = try #require(section.split(separator: "```json\n").dropFirst().first?.split(separator: "```").first)
+        #expect(String(block) == StateFileExample.text)
     }
 
     @Test func optionalFieldsMayBeLeftOut() throws {
