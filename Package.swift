@@ -98,6 +98,7 @@ let package = Package(
         .testTarget(
             name: "JSONTests",
             dependencies: ["JSON"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -6,7 +6,8 @@
 /// - No trailing commas, comments, leading zeros, NaN or Infinity, byte order mark, or anything
 ///   after the value.
 /// - Duplicate object keys are refused: of two "private_key" members, readers disagree on which
-///   wins, so none may.
+///   wins, so none may. Keys are compared as Swift compares strings (canonical equivalence), so
+///   two spellings of "é" are duplicates too: a reader that normalizes would merge them.
 /// - Output is canonical: two-space indent, members in the value's order, a trailing newline,
 ///   so that the file diffs line by line.
 public enum JSON {

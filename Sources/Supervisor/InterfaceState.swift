@@ -20,6 +20,12 @@ public struct InterfaceState: Sendable, Equatable {
 
     public init(name: String) { self.name = name }
 
+    /// Removes a peer with its endpoint by host name, if it had one.
+    public mutating func removePeer(_ peer: PublicKey) {
+        hostEndpoints[peer] = nil
+        config.removePeer(peer)
+    }
+
     /// The endpoint the file gives for a peer: its host name if it has one, else its address.
     public func endpoint(of peer: PublicKey) -> ConfiguredEndpoint? {
         if let host = hostEndpoints[peer] { return host }

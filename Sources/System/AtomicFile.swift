@@ -8,7 +8,8 @@ import Glibc
 /// - The directory is fsynced after the rename, so that the new name itself survives a crash.
 /// - On any failure the temp file is removed and the target is untouched.
 public enum AtomicFile {
-    /// Replaces `path` with `bytes`, mode 0600.
+    /// Replaces `path` with `bytes`, mode 0600. An error from the directory's fsync comes after
+    /// the rename: the new content is in place but its durability was not confirmed.
     public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws(Errno) {
         let (raw, temp) = try createTemp(besides: path)
         let file = FileDescriptor(taking: raw)

@@ -62,6 +62,9 @@ struct StateFilePartsTests {
         #expect(interface.hostEndpoints.isEmpty)
         interface.setEndpoint(nil, of: key)
         #expect(interface.endpoint(of: key) == nil)
+        interface.setEndpoint(.host("vpn.example.net", port: 1), of: key)
+        interface.removePeer(key)
+        #expect(interface.hostEndpoints.isEmpty && interface.config.peers.isEmpty)
     }
 }
 
