@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // wgd: WireGuard in Swift for router firmware. Layers, bottom up (see docs/ARCHITECTURE.md):
-// C shims → Crypto → Protocol → System → (DataPlane → Supervisor) → wgd. No module imports one above it,
+// C shims → Crypto → Protocol → System, JSON → (DataPlane → Supervisor) → wgd. No module imports one above it,
 // and nothing here depends on Foundation: it would more than double the binary.
 import PackageDescription
 
@@ -48,6 +48,8 @@ let package = Package(
             dependencies: ["CShim"],
             swiftSettings: swiftSettings
         ),
+        // A strict RFC 8259 codec of our own, for the state file (Foundation's would double the binary).
+        .target(name: "JSON", swiftSettings: swiftSettings),
         .target(
             name: "DataPlane",
             dependencies: ["Protocol", "Crypto", "System", "CShim"],
@@ -55,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "Supervisor",
-            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "CShim", "CMnl", "CNetlink"],
+            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "JSON", "CShim", "CMnl", "CNetlink"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -90,7 +92,18 @@ let package = Package(
         ),
         .testTarget(
             name: "SupervisorTests",
-            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto", "System"],
+            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto", "System", "JSON"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "JSONTests",
+            dependencies: ["JSON"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SystemTests",
+            dependencies: ["System"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

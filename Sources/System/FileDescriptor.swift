@@ -33,6 +33,11 @@ public struct FileDescriptor: ~Copyable, Sendable {
         }
     }
 
+    /// fsync: the data and metadata reach the disk before this returns.
+    public func sync() throws(Errno) {
+        _ = try retrying { fsync(rawValue) }
+    }
+
     public func setNonBlocking(_ on: Bool = true) throws(Errno) {
         let flags = try retrying { fcntl(rawValue, F_GETFL) }
         _ = try retrying { fcntl(rawValue, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) }

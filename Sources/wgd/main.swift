@@ -7,6 +7,7 @@ let version = "0.1.0"
 
 let usage = """
 Usage: wgd [-f|--foreground] [--cpus LIST] [--buffers N] [--large-buffers N] IFNAME
+       wgd --state FILE --check
        wgd genkey | pubkey | genpsk | --version | --help
 
 Runs a WireGuard interface IFNAME, configured with `wg` through /var/run/wireguard/IFNAME.sock,
@@ -17,6 +18,11 @@ once the interface and its socket exist. LOG_LEVEL=verbose|error|silent (default
   --cpus LIST        CPUs for the crypto workers, e.g. 0,1 or 0-3 (default: all allowed)
   --buffers N        packet buffers for MTUs up to 1500, allocated at start (default 4096)
   --large-buffers N  64 KiB buffers for larger MTUs, resident only once used (default 256)
+
+  --state FILE --check
+                     validate a state file (see the README) and print a summary; exit
+                     status 1 and the reason if it is not valid. Running from it comes
+                     with router mode.
 
 Key tools (same formats as wg, so a firmware image needs no wireguard-tools to provision):
   genkey        print a new private key (base64)
@@ -92,6 +98,29 @@ func parseCPUs(_ text: String) -> [Int32]? {
     return cpus.isEmpty ? nil : cpus
 }
 
+/// `--state FILE --check`, in either order. Only the check exists so far: running from the file
+/// is router mode's (the supervisor's) job.
+func checkState(_ arguments: [String]) -> Never {
+    var path: String?
+    var check = false
+    var rest = arguments[...]
+    while let argument = rest.popFirst() {
+        switch argument {
+        case "--state":
+            guard path == nil, let value = rest.popFirst() else { fail("--state takes one FILE") }
+            path = value
+        case "--check": check = true
+        default: fail("unexpected argument '\(argument)' with --state; see wgd --help")
+        }
+    }
+    guard let path else { fail("--check needs --state FILE") }
+    guard check else { fail("running from a state file comes with router mode; for now only --state FILE --check") }
+    let outcome = StateFileCheck.run(path: path)
+    if outcome.status != 0 { fail(outcome.message, code: outcome.status) }
+    print(outcome.message)
+    exit(0)
+}
+
 func runDaemon(_ arguments: [String]) -> Never {
     var name: String?
     var options = DaemonOptions(interface: "")
@@ -127,5 +156,6 @@ case "pubkey" where arguments.count == 1: pubkey()
 case "--version", "-v": print("wgd \(version)")
 case "--help", "-h": print(usage)
 case nil: print(usage); exit(1)
+case _ where arguments.contains("--state") || arguments.contains("--check"): checkState(arguments)
 default: runDaemon(arguments)
 }
