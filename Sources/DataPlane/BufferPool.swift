@@ -15,7 +15,7 @@ public final class BufferPool: @unchecked Sendable {
     public let count: Int
     private let slab: UnsafeMutableRawPointer
     // The free list is a stack of indices; a plain lock is cheap next to a packet's crypto.
-    private let free: Mutex<FreeStack>
+    private let free: Mutex<IndexStack>
     private let exhausted = Atomic<UInt64>(0)
 
     /// Whether the slab was mapped lazily (see `init`), and so is unmapped rather than freed.
@@ -44,7 +44,7 @@ public final class BufferPool: @unchecked Sendable {
             guard let memory, memory != MAP_FAILED else { fatalError("wgd: cannot reserve \(bytes) bytes of packet buffers") }
             slab = memory
         }
-        free = Mutex(FreeStack(count: count))
+        free = Mutex(IndexStack(holdingAllBelow: count))
     }
 
     deinit {
@@ -76,30 +76,6 @@ public final class BufferPool: @unchecked Sendable {
     public var exhaustions: UInt64 { exhausted.load(ordering: .relaxed) }
 }
 
-/// A stack of free buffer indices with all its room reserved at start.
-private struct FreeStack: ~Copyable {
-    private let slots: UnsafeMutablePointer<Int32>
-    private(set) var depth: Int
-
-    init(count: Int) {
-        slots = .allocate(capacity: count)
-        for i in 0..<count { slots[i] = Int32(count - 1 - i) }
-        depth = count
-    }
-
-    deinit { slots.deallocate() }
-
-    mutating func pop() -> Int32? {
-        guard depth > 0 else { return nil }
-        depth -= 1
-        return slots[depth]
-    }
-
-    mutating func push(_ index: Int32) {
-        slots[depth] = index
-        depth += 1
-    }
-}
 
 /// One packet buffer, owned. `bytes` is the whole buffer; `start` and `length` say where the
 /// packet in it is. Dropping the value returns the buffer to its pool.

@@ -93,24 +93,14 @@ final class JobPool: @unchecked Sendable {
 /// Free chunk indices, with all their room reserved at start; chunks never used are counted,
 /// not listed, so that none is touched before it is needed.
 private struct ChunkStack: ~Copyable {
-    private let slots: UnsafeMutablePointer<Int32>
-    private(set) var depth = 0
+    var free: IndexStack
     var initialized: Int32 = 0
 
-    init(capacity: Int) { slots = .allocate(capacity: capacity) }
+    init(capacity: Int) { free = IndexStack(capacity: capacity) }
 
-    deinit { slots.deallocate() }
-
-    mutating func pop() -> Int32? {
-        guard depth > 0 else { return nil }
-        depth -= 1
-        return slots[depth]
-    }
-
-    mutating func push(_ chunk: Int32) {
-        slots[depth] = chunk
-        depth += 1
-    }
+    mutating func pop() -> Int32? { free.pop() }
+    mutating func push(_ chunk: Int32) { free.push(chunk) }
+    var depth: Int { free.depth }
 }
 
 /// A FIFO of slots from a `JobPool`, linked chunk to chunk: it takes a chunk when its tail
