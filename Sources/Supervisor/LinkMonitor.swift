@@ -88,8 +88,10 @@ final class LinkMonitor: @unchecked Sendable {  // one thread reads it; the sock
 
     /// Whether our index still names a link in this namespace.
     var linkExists: Bool {
-        var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE))
-        return if_indextoname(interfaceIndex, &name) != nil
+        // On the stack: this runs after an overrun, while the daemon is busy.
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(IF_NAMESIZE)) { name in
+            if_indextoname(interfaceIndex, name.baseAddress!) != nil
+        }
     }
 
     /// Waits for notifications until the link is deleted (then calls `onDeleted`), moves away, the

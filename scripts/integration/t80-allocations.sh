@@ -54,8 +54,16 @@ udp_blast "$NS_A" "$IN4_A" "$NS_B" "$IN4_B" 1 >/dev/null
 declare -A first
 impl_is_wireguard_go A || first[A]=$(count "$WG_A")
 impl_is_wireguard_go B || first[B]=$(count "$WG_B")
+# Other daemons' sockets come and go in the shared socket directory, which every daemon watches:
+# a file of this test's own name is made and removed there all through the measurement.
+churn="$WGT_SOCK_DIR/wgt-$WGT_ID-churn"
+( for ((i = 0; i < 300; i++)); do : >"$churn"; rm -f "$churn"; sleep 0.05; done ) 7>&- 8>&- &
+churn_pid=$!
+reg_pid "$churn_pid"
 sent_ab=$(udp_blast "$NS_B" "$IN4_B" "$NS_A" "$IN4_A" 3)
 sent_ba=$(udp_blast "$NS_A" "$IN4_A" "$NS_B" "$IN4_B" 3)
+kill_pid "$churn_pid"
+rm -f "$churn"
 info "packets sent through the tunnel: A->B $sent_ab, B->A $sent_ba"
 check "at least 100,000 packets each way" test "$sent_ab" -ge 100000 -a "$sent_ba" -ge 100000
 
