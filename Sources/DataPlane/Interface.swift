@@ -157,21 +157,23 @@ public final class Interface: ControlTarget, @unchecked Sendable {
 
     /// A buffer for what the tunnel hands us next: an everyday one unless the MTU needs more, is
     /// unknown, or a packet lately came larger than it said.
-    func takeTunnelBuffer(now: Instant) -> PacketBuffer? {
+    func takeTunnelBuffer() -> PacketBuffer? {
         let large = mtu.load(ordering: .relaxed) > pool.packetRoom || !mtuKnown.load(ordering: .relaxed)
-            || Self.isRecent(lastTunnelTruncation, now)
+            || Self.isRecent(lastTunnelTruncation)
         return large ? largePool.take() : pool.take()
     }
 
-    private static func isRecent(_ event: borrowing Atomic<UInt64>, _ now: Instant) -> Bool {
+    /// Whether `event` happened within the hold time. The clock is read only when it happened at
+    /// all, so the everyday path (no truncation ever) costs one atomic load per packet.
+    private static func isRecent(_ event: borrowing Atomic<UInt64>, now: Instant? = nil) -> Bool {
         let at = event.load(ordering: .relaxed)
-        return at != 0 && now.nanoseconds &- at < largeDatagramHold
+        return at != 0 && (now ?? Clock.now()).nanoseconds &- at < largeDatagramHold
     }
 
     /// The buffer size for the next datagrams: large while the MTU is large or a datagram lately
     /// came in too large (a peer's MTU may exceed ours), else everyday.
     func datagramBufferSize(now: Instant) -> Int {
-        let large = Self.isRecent(lastTruncation, now) || mtu.load(ordering: .relaxed) > pool.packetRoom
+        let large = Self.isRecent(lastTruncation, now: now) || mtu.load(ordering: .relaxed) > pool.packetRoom
         return large ? largePool.bufferSize : pool.bufferSize
     }
 

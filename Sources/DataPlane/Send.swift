@@ -9,7 +9,7 @@ extension Interface {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: largePool.bufferSize, alignment: 64)
         defer { scratch.deallocate() }
         while isRunning {
-            guard var buffer = takeTunnelBuffer(now: Clock.now()) else {
+            guard var buffer = takeTunnelBuffer() else {
                 // No buffer: read the packet anyway, to drop it, rather than stall the tunnel.
                 if (try? tun.read(into: scratch, waitingAtMost: 100)) != nil { counters.count(.noBuffer) }
                 continue
@@ -145,7 +145,7 @@ extension Interface {
     func deliverTransmit(_ peer: Peer, _ first: Int, _ count: Int, _ datagrams: UnsafeMutablePointer<iovec>, _ batch: Int) {
         let queue = peer.runtime.transmit
         // A removed peer sends nothing more, not even what was encrypted before it went.
-        let endpoint = peer.isDead ? nil : peer.endpoint
+        let endpoint = peer.sendingEndpoint
         var bytes = 0, onlyKeepalives = true
         var lastKeypair: Keypair?
         var next = first

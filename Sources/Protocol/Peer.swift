@@ -35,6 +35,9 @@ public final class Peer<Runtime: AnyObject & Sendable>: Sendable {
         set { state.withLock { $0.endpoint = newValue } }
     }
 
+    /// Where to send now: the endpoint, or nil once the peer is dead (one lock, not two).
+    public var sendingEndpoint: Endpoint? { state.withLock { $0.isDead ? nil : $0.endpoint } }
+
     /// The keypair slots, for inspection (tests, diagnostics).
     public var keypairs: KeypairSlots { state.withLock { $0.keypairs } }
 
