@@ -9,9 +9,13 @@ public protocol ControlTarget: Sendable {
     var configuration: DeviceConfig { get }
     /// The UDP port actually bound (the configured one, or the kernel's pick for 0).
     var boundListenPort: UInt16 { get }
-    /// Runtime figures of a peer (`wg show`), nil if there is no such peer.
-    func status(of peer: PublicKey) -> PeerStatus?
-    /// Makes `config` the configuration in force, all or nothing. Throws the errno to report
-    /// (EADDRINUSE for a port in use, EIO for other failures) and then nothing changed.
-    func apply(_ config: DeviceConfig) throws(Errno)
+    /// Runs `body` with a lookup of the peers' runtime figures (`wg show`; nil for no such peer),
+    /// taken once for a whole `get`: a data plane in another process answers for every peer in
+    /// one round trip.
+    func withStatus<Result>(_ body: (_ status: (PublicKey) -> PeerStatus?) -> Result) -> Result
+    /// Makes `config` the configuration in force, all or nothing; `change` is the request that
+    /// gave it (the operations of one `set`), for a target that forwards requests rather than
+    /// whole configurations. Throws the errno to report (EADDRINUSE for a port in use, EIO for
+    /// other failures) and then nothing changed.
+    func apply(_ config: DeviceConfig, change: ConfigChange) throws(Errno)
 }

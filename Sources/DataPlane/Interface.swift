@@ -193,6 +193,12 @@ public final class Interface: ControlTarget, @unchecked Sendable {
 
     public func status(of peer: PublicKey) -> PeerStatus? { device.peer(peer)?.status }
 
+    public func withStatus<Result>(_ body: (_ status: (PublicKey) -> PeerStatus?) -> Result) -> Result {
+        body { device.peer($0)?.status }
+    }
+
+    public func apply(_ config: DeviceConfig, change: ConfigChange) throws(Errno) { try apply(config) }
+
     public func apply(_ config: DeviceConfig) throws(Errno) {
         try applying.withLock { (_: inout Void) throws(Errno) in
             guard !released.load(ordering: .acquiring) else { throw Errno(ENODEV) }

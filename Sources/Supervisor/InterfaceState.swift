@@ -48,3 +48,32 @@ public struct InterfaceState: Sendable, Equatable {
         }
     }
 }
+
+extension InterfaceState {
+    /// Takes the configuration a `wg set` left. A peer keeps its endpoint by host name unless the
+    /// request changed that peer's endpoint (or removed the peer): `wg setconf` and `syncconf`
+    /// echo back the address in use, and that must not turn a dynamic-DNS peer into a fixed one.
+    public mutating func take(_ new: DeviceConfig) {
+        let old = config
+        config = new
+        for peer in hostEndpoints.keys {
+            guard let now = new.peer(peer) else {
+                hostEndpoints[peer] = nil
+                continue
+            }
+            if now.endpoint != old.peer(peer)?.endpoint { hostEndpoints[peer] = nil }
+        }
+    }
+
+    /// After a reload: a peer whose host name did not change keeps the address it was resolved
+    /// to, rather than losing its endpoint until the resolver runs again.
+    public mutating func keepResolved(from running: InterfaceState) {
+        for (peer, host) in hostEndpoints where running.hostEndpoints[peer] == host {
+            guard let address = running.config.peer(peer)?.endpoint else { continue }
+            config.updatePeer(peer) { $0.endpoint = address }
+        }
+    }
+
+    /// The peers whose endpoint is a host name, with it.
+    public var hostNamedPeers: [(PublicKey, ConfiguredEndpoint)] { hostEndpoints.map { ($0.key, $0.value) } }
+}

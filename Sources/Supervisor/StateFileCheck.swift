@@ -12,12 +12,16 @@ public enum StateFileCheck {
         do {
             let file = try StateFile.read(path)
             return Outcome(status: 0, message: "\(path): valid, " + summary(file))
-        } catch .unreadable(let path, let errno) {
-            // Its message names the file already.
-            return Outcome(status: 1, message: StateFileError.unreadable(path: path, errno).description)
         } catch {
-            return Outcome(status: 1, message: "\(path): \(error)")
+            return Outcome(status: 1, message: describe(error, path: path))
         }
+    }
+
+    /// What is wrong with the file at `path`, in one line that names it.
+    static func describe(_ error: StateFileError, path: String) -> String {
+        // An unreadable file's message names the file already.
+        if case .unreadable = error { return error.description }
+        return "\(path): \(error)"
     }
 
     /// "2 interfaces: wg0 (3 peers), wg1 (1 peer)".

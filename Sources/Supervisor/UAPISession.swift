@@ -37,10 +37,11 @@ struct UAPISession {
         guard case .text("") = next else { return reply(errno: UAPIError.invalid("").errno) }
         let target = context.target
         var sent = true
-        UAPIGet.write(config: target.configuration, listenPort: target.boundListenPort,
-                      status: { target.status(of: $0) }) { chunk in
-            guard sent else { return }
-            do { try stream.write(chunk) } catch { sent = false }
+        target.withStatus { status in
+            UAPIGet.write(config: target.configuration, listenPort: target.boundListenPort, status: status) { chunk in
+                guard sent else { return }
+                do { try stream.write(chunk) } catch { sent = false }
+            }
         }
         return sent
     }
@@ -122,7 +123,7 @@ struct UAPISession {
         var config = context.target.configuration
         change.apply(to: &config)
         do {
-            try context.target.apply(config)
+            try context.target.apply(config, change: change)
         } catch {
             return error
         }

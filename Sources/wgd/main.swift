@@ -7,6 +7,7 @@ let version = "0.1.0"
 
 let usage = """
 Usage: wgd [-f|--foreground] [--cpus LIST] [--buffers N] [--large-buffers N] IFNAME
+       wgd --state FILE [-f|--foreground] [--user NAME] [--buffers N] [--large-buffers N]
        wgd --state FILE --check
        wgd genkey | pubkey | genpsk | --version | --help
 
@@ -19,10 +20,13 @@ once the interface and its socket exist. LOG_LEVEL=verbose|error|silent (default
   --buffers N        packet buffers for MTUs up to 1500, allocated at start (default 4096)
   --large-buffers N  64 KiB buffers for larger MTUs, resident only once used (default 256)
 
+Router mode: --state FILE runs every interface the state file describes (see the README),
+and writes each change made with `wg` to the file before it answers. SIGHUP re-reads the
+file. Without -f it returns once every interface and its socket exist.
+  --user NAME        the user to run as once privileged setup is done (default wgd)
   --state FILE --check
-                     validate a state file (see the README) and print a summary; exit
-                     status 1 and the reason if it is not valid. Running from it comes
-                     with router mode.
+                     validate a state file and print a summary; exit status 1 and the
+                     reason if it is not valid
 
 Key tools (same formats as wg, so a firmware image needs no wireguard-tools to provision):
   genkey        print a new private key (base64)
@@ -98,11 +102,11 @@ func parseCPUs(_ text: String) -> [Int32]? {
     return cpus.isEmpty ? nil : cpus
 }
 
-/// `--state FILE --check`, in either order. Only the check exists so far: running from the file
-/// is router mode's (the supervisor's) job.
-func checkState(_ arguments: [String]) -> Never {
+/// `--state FILE`: router mode, or with `--check` the validation alone.
+func runState(_ arguments: [String]) -> Never {
     var path: String?
     var check = false
+    var options = RouterOptions(statePath: "")
     var rest = arguments[...]
     while let argument = rest.popFirst() {
         switch argument {
@@ -110,15 +114,30 @@ func checkState(_ arguments: [String]) -> Never {
             guard path == nil, let value = rest.popFirst() else { fail("--state takes one FILE") }
             path = value
         case "--check": check = true
+        case "-f", "--foreground": options.foreground = true
+        case "--user":
+            guard let value = rest.popFirst(), !value.isEmpty else { fail("--user takes a user name") }
+            options.user = value
+        case "--buffers": options.buffers = bufferCount(rest.popFirst(), 64...1_048_576, "--buffers")
+        case "--large-buffers": options.largeBuffers = bufferCount(rest.popFirst(), 8...65_536, "--large-buffers")
         default: fail("unexpected argument '\(argument)' with --state; see wgd --help")
         }
     }
     guard let path else { fail("--check needs --state FILE") }
-    guard check else { fail("running from a state file comes with router mode; for now only --state FILE --check") }
-    let outcome = StateFileCheck.run(path: path)
-    if outcome.status != 0 { fail(outcome.message, code: outcome.status) }
-    print(outcome.message)
-    exit(0)
+    if check {
+        let outcome = StateFileCheck.run(path: path)
+        if outcome.status != 0 { fail(outcome.message, code: outcome.status) }
+        print(outcome.message)
+        exit(0)
+    }
+    options.statePath = path
+    options.logLevel = LogLevel(environment: getenv("LOG_LEVEL").map { String(cString: $0) })
+    exit(Router.run(options))
+}
+
+func bufferCount(_ value: String?, _ range: ClosedRange<Int>, _ flag: String) -> Int {
+    guard let value, let n = Int(value), range.contains(n) else { fail("\(flag) takes a number from \(range.lowerBound) to \(range.upperBound)") }
+    return n
 }
 
 func runDaemon(_ arguments: [String]) -> Never {
@@ -131,12 +150,8 @@ func runDaemon(_ arguments: [String]) -> Never {
         case "--cpus":
             guard let value = rest.popFirst(), let cpus = parseCPUs(value) else { fail("--cpus takes a list like 0,1 or 0-3") }
             options.cpus = cpus
-        case "--buffers":
-            guard let value = rest.popFirst(), let n = Int(value), (64...1_048_576).contains(n) else { fail("--buffers takes a number from 64 to 1048576") }
-            options.buffers = n
-        case "--large-buffers":
-            guard let value = rest.popFirst(), let n = Int(value), (8...65_536).contains(n) else { fail("--large-buffers takes a number from 8 to 65536") }
-            options.largeBuffers = n
+        case "--buffers": options.buffers = bufferCount(rest.popFirst(), 64...1_048_576, "--buffers")
+        case "--large-buffers": options.largeBuffers = bufferCount(rest.popFirst(), 8...65_536, "--large-buffers")
         default:
             guard name == nil, !argument.hasPrefix("-") || argument == "-" else { fail("unexpected argument '\(argument)'; see wgd --help") }
             name = argument
@@ -156,6 +171,6 @@ case "pubkey" where arguments.count == 1: pubkey()
 case "--version", "-v": print("wgd \(version)")
 case "--help", "-h": print(usage)
 case nil: print(usage); exit(1)
-case _ where arguments.contains("--state") || arguments.contains("--check"): checkState(arguments)
+case _ where arguments.contains("--state") || arguments.contains("--check"): runState(arguments)
 default: runDaemon(arguments)
 }

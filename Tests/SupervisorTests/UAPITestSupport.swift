@@ -17,9 +17,9 @@ final class FakeTarget: ControlTarget {
     var boundListenPort: UInt16 { configuration.listenPort }
     var applyCalls: Int { calls.load(ordering: .relaxed) }
 
-    func status(of peer: PublicKey) -> PeerStatus? { nil }
+    func withStatus<Result>(_ body: (_ status: (PublicKey) -> PeerStatus?) -> Result) -> Result { body { _ in nil } }
 
-    func apply(_ new: DeviceConfig) throws(Errno) {
+    func apply(_ new: DeviceConfig, change: ConfigChange) throws(Errno) {
         calls.add(1, ordering: .relaxed)
         if new.listenPort == 1 { throw Errno(EADDRINUSE) }
         config.withLock { $0 = new }

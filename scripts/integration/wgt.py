@@ -12,6 +12,10 @@
                                         SHAPE "selftest" (the kernel's 255 * 256 * 2) or a count
   pcap-udp-payload PCAP OUT             UDP payload of the first packet in an Ethernet pcap
   udp-send HOST PORT KIND [COUNT] [ARG] send crafted UDP datagrams (see KINDS)
+  state-file OUT --name IF --key KEYFILE [--port N] [--mtu N] [--fwmark N] [--address A]...
+             [--routes] [--peer PUB [--endpoint E] [--allowed LIST] [--keepalive N] [--psk F]]...
+                                        a router-mode state file (schema version 1)
+  state-peers FILE                      the public keys of every peer in a state file, one a line
 
 Every loop here is bounded by its arguments; every socket has a timeout.
 """
@@ -415,6 +419,52 @@ def cmd_flood(host, port, pub_b64, count, seconds="3"):
     print(f"sent {count} initiations; cookie replies {cookies}; other replies {other}")
 
 
+def cmd_state_file(out, *args):
+    iface = {"name": None, "private_key": None, "listen_port": 0, "fwmark": 0, "mtu": 1420,
+             "addresses": [], "routes": False, "peers": []}
+    it = iter(args)
+    peer = None
+    for a in it:
+        if a == "--name":
+            iface["name"] = next(it)
+        elif a == "--key":
+            iface["private_key"] = open(next(it)).read().strip()
+        elif a in ("--port", "--mtu", "--fwmark"):
+            iface[{"--port": "listen_port", "--mtu": "mtu", "--fwmark": "fwmark"}[a]] = int(next(it))
+        elif a == "--address":
+            iface["addresses"].append(next(it))
+        elif a == "--routes":
+            iface["routes"] = True
+        elif a == "--peer":
+            peer = {"public_key": next(it), "allowed_ips": []}
+            iface["peers"].append(peer)
+        elif a == "--endpoint":
+            peer["endpoint"] = next(it)
+        elif a == "--allowed":
+            peer["allowed_ips"] = [x for x in next(it).split(",") if x]
+        elif a == "--keepalive":
+            peer["persistent_keepalive"] = int(next(it))
+        elif a == "--psk":
+            peer["preshared_key"] = open(next(it)).read().strip()
+        else:
+            print(f"state-file: unknown option {a}", file=sys.stderr)
+            return False
+    import json
+    with open(out, "w") as f:
+        json.dump({"version": 1, "interfaces": [iface]}, f, indent=2)
+        f.write("\n")
+    os.chmod(out, 0o600)
+
+
+def cmd_state_peers(path):
+    import json
+    with open(path) as f:
+        doc = json.load(f)
+    for iface in doc["interfaces"]:
+        for peer in iface["peers"]:
+            print(peer["public_key"])
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__)
@@ -431,6 +481,8 @@ def main(argv):
         "pcap-udp-payload": cmd_pcap_udp_payload,
         "udp-send": cmd_udp_send,
         "flood": cmd_flood,
+        "state-file": cmd_state_file,
+        "state-peers": cmd_state_peers,
         "b64-to-hex": lambda b: print(b64_to_hex(b)),
         "uapi-cases": lambda: print(" ".join(uapi_request("list", None))),
     }

@@ -1,0 +1,254 @@
+import DataPlane
+public import System
+import Glibc
+import Protocol
+import Synchronization
+
+/// How `wgd --state FILE` runs.
+public struct RouterOptions: Sendable {
+    public var statePath: String
+    public var foreground = false
+    /// The user the supervisor and the data planes run as once everything privileged is open.
+    public var user = "wgd"
+    public var buffers = 4096
+    public var largeBuffers = 256
+    public var logLevel = LogLevel.error
+    /// Where the UAPI sockets go (tests use their own directory).
+    public var socketDirectory = "/var/run/wireguard"
+
+    public init(statePath: String) { self.statePath = statePath }
+}
+
+/// Router mode: every interface the state file describes, configured by `wg` as in the
+/// wireguard-go-compatible mode, with each accepted change written to the file before its reply.
+/// SIGHUP re-reads the file and applies it as a diff; SIGINT/SIGTERM stop. An interface deleted
+/// under us (`ip link del`) is stopped; wgd exits (status 0) once none is left. The file is never
+/// changed by a deletion: the next start brings the interface back.
+public enum Router {
+    public static func run(_ options: RouterOptions) -> Int32 {
+        var options = options
+        // Daemonizing changes to "/": a relative path would then name another file.
+        if let absolute = realpath(options.statePath, nil) {
+            options.statePath = String(cString: absolute)
+            free(absolute)
+        }
+        let file: StateFile
+        do {
+            file = try StateFile.read(options.statePath)
+        } catch {
+            Log.standardError("wgd: " + StateFileCheck.describe(error, path: options.statePath))
+            return 1
+        }
+        var readiness: DaemonStart?
+        if !options.foreground {
+            switch DaemonStart.fork() {
+            case .parent(let status): return status
+            case .child(let pipe): readiness = pipe
+            case .failed(let error):
+                Log.standardError("wgd: cannot daemonize: \(error)")
+                return 1
+            }
+        }
+        let log = Log(level: options.logLevel, toSyslog: !options.foreground, name: "wgd")
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        let store = StateStore(path: options.statePath, state: file)
+        let router = RouterState(options: options, store: store, log: log)
+        for interface in file.interfaces {
+            do {
+                try router.bringUp(interface)
+            } catch {
+                router.stopAll()
+                let message = "cannot start \(interface.name): \(error)"
+                if let readiness { readiness.fail(message) } else { Log.standardError("wgd: " + message) }
+                log.error(message)
+                return 1
+            }
+        }
+        log.verbose("router mode: \(file.interfaces.count) interface(s) from \(options.statePath)")
+        readiness?.succeed()
+
+        while true {
+            var received: Int32 = 0
+            repeat { sigwait(&signals, &received) } while received == 0
+            if received == SIGHUP {
+                router.reload()
+                continue
+            }
+            if received == SIGTERM, router.runningCount == 0, router.endedByDeletion { break }
+            log.verbose("shutting down (signal \(received))")
+            break
+        }
+        router.stopAll()
+        return 0
+    }
+}
+
+/// What one interface runs on: its data plane, its UAPI server, its link watch.
+final class RunningInterface: Sendable {
+    let name: String
+    let target: RouterInterface
+    let dataPlane: Interface
+    let server: UAPIServer
+    let linkStop: StopSignal
+
+    init(name: String, target: RouterInterface, dataPlane: Interface, server: UAPIServer, linkStop: StopSignal) {
+        self.name = name
+        self.target = target
+        self.dataPlane = dataPlane
+        self.server = server
+        self.linkStop = linkStop
+    }
+
+    func stop() {
+        linkStop.raise()
+        server.stop()
+        dataPlane.stop()
+    }
+}
+
+/// Why an interface could not be brought up.
+struct BringUpError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The interfaces running now, and what brings them up, reloads and stops them.
+final class RouterState: Sendable {
+    let options: RouterOptions
+    let store: StateStore
+    let log: Log
+    private let running = Mutex<[RunningInterface]>([])
+    private let deletions = Atomic(0)
+
+    init(options: RouterOptions, store: StateStore, log: Log) {
+        self.options = options
+        self.store = store
+        self.log = log
+    }
+
+    var runningCount: Int { running.withLock { $0.count } }
+    var endedByDeletion: Bool { deletions.load(ordering: .relaxed) > 0 }
+
+    func bringUp(_ state: InterfaceState) throws(BringUpError) {
+        var interfaceOptions = InterfaceOptions()
+        if let cpus = state.cpus { interfaceOptions.cpus = cpus }
+        interfaceOptions.buffers = options.buffers
+        interfaceOptions.largeBuffers = options.largeBuffers
+        interfaceOptions.mtu = state.config.mtu
+        let name = state.name
+        interfaceOptions.log = { [log] in log.error("(\(name)) " + $0) }
+        let dataPlane: Interface
+        do {
+            dataPlane = try Interface(tunnel: TunDevice(name: name, mtu: state.config.mtu), bind: UDPBind(), options: interfaceOptions)
+            try dataPlane.start()
+            try dataPlane.apply(state.config)
+        } catch where error.code == EBUSY {
+            throw BringUpError(description: "interface \(name) is in use by another process")
+        } catch {
+            throw BringUpError(description: "\(error)")
+        }
+        let target = RouterInterface(name: name, store: store, dataPlane: dataPlane)
+        let server: UAPIServer
+        let linkStop: StopSignal
+        do {
+            server = try UAPIServer(interface: name, directory: options.socketDirectory, target: target,
+                                    log: { [log] in log.error("(\(name)) " + $0) })
+            linkStop = try StopSignal()
+        } catch {
+            dataPlane.stop()
+            throw BringUpError(description: "\(error)")
+        }
+        let running = RunningInterface(name: name, target: target, dataPlane: dataPlane, server: server, linkStop: linkStop)
+        dataPlane.onInterfaceGone { [weak self] in self?.deleted(name) }
+        do {
+            try server.start()
+            try watchLink(of: running)
+        } catch {
+            running.stop()
+            throw BringUpError(description: "\(error)")
+        }
+        self.running.withLock { $0.append(running) }
+        log.verbose("(\(name)) up, UAPI on \(server.socketPath)")
+    }
+
+    private func watchLink(of interface: RunningInterface) throws(Errno) {
+        let monitor: LinkMonitor
+        do { monitor = try LinkMonitor(interface: interface.name) } catch {
+            log.error("(\(interface.name)) no link notifications: \(error)")
+            return
+        }
+        let name = interface.name
+        try Threads.spawn(name: "wgd-link") { [weak self] in
+            let end = monitor.watch(until: interface.linkStop) { self?.deleted(name) }
+            if case .failed(let error) = end { self?.log.error("(\(name)) link notifications stopped: \(error)") }
+        }
+    }
+
+    /// `ip link del`: the port is freed at once (as the kernel frees it), the rest stops on a
+    /// thread of its own, since this runs on the link monitor's or the TUN reader's thread.
+    private func deleted(_ name: String) {
+        guard let interface = take(name) else { return }
+        interface.dataPlane.releaseSockets()
+        log.verbose("(\(name)) deleted: stopped")
+        deletions.add(1, ordering: .relaxed)
+        let none = runningCount == 0
+        try? Threads.spawn(name: "wgd-stop") {
+            interface.stop()
+            if none { kill(getpid(), SIGTERM) }
+        }
+    }
+
+    private func take(_ name: String) -> RunningInterface? {
+        running.withLock { list in
+            guard let index = list.firstIndex(where: { $0.name == name }) else { return nil }
+            return list.remove(at: index)
+        }
+    }
+
+    func stopAll() {
+        let all = running.withLock { list in defer { list = [] }; return list }
+        for interface in all { interface.stop() }
+    }
+
+    /// SIGHUP: the file again. A valid one is applied as a diff (a peer left as it was keeps its
+    /// sessions; interfaces are brought up and stopped as the file now says); an invalid one is
+    /// logged and changes nothing.
+    func reload() {
+        let file: StateFile
+        do {
+            file = try StateFile.read(options.statePath)
+        } catch {
+            log.error("reload refused, the running configuration stays: " + StateFileCheck.describe(error, path: options.statePath))
+            return
+        }
+        store.replace { old in
+            var adopted = file
+            for index in adopted.interfaces.indices {
+                let name = adopted.interfaces[index].name
+                guard let previous = old.interfaces.first(where: { $0.name == name }) else { continue }
+                adopted.interfaces[index].keepResolved(from: previous)
+            }
+            let list = running.withLock { $0 }
+            for interface in list where !adopted.interfaces.contains(where: { $0.name == interface.name }) {
+                if let stopped = take(interface.name) { stopped.stop() }
+                log.verbose("(\(interface.name)) removed from the file: stopped")
+            }
+            for state in adopted.interfaces {
+                if let interface = list.first(where: { $0.name == state.name }) {
+                    do { try interface.dataPlane.apply(state.config) } catch {
+                        log.error("(\(state.name)) reload: \(error)")
+                    }
+                }
+            }
+            return adopted
+        }
+        let list = running.withLock { $0 }
+        for state in store.state.interfaces where !list.contains(where: { $0.name == state.name }) {
+            do { try bringUp(state) } catch { log.error("(\(state.name)) reload: cannot start: \(error)") }
+        }
+        log.verbose("reloaded \(options.statePath)")
+    }
+}

@@ -1,0 +1,43 @@
+public import Crypto
+public import DataPlane
+public import Protocol
+public import System
+import Glibc
+
+/// One interface in router mode as `wg` sees it (the UAPI target). The state file holds its
+/// configuration; the data plane holds its sessions and figures.
+/// - A `set` goes to the data plane first, then to the file; it is answered only once it is on
+///   disk. If the write fails, the data plane gets the configuration back and the client an error,
+///   so that what runs is always what the file says.
+/// - A `get` shows the file's configuration with the data plane's figures (a roamed endpoint,
+///   handshake times, counters).
+final class RouterInterface: ControlTarget {
+    let name: String
+    private let store: StateStore
+    let dataPlane: any ControlTarget
+
+    init(name: String, store: StateStore, dataPlane: any ControlTarget) {
+        self.name = name
+        self.store = store
+        self.dataPlane = dataPlane
+    }
+
+    var configuration: DeviceConfig { store.interface(named: name)?.config ?? DeviceConfig() }
+
+    var boundListenPort: UInt16 { dataPlane.boundListenPort }
+
+    func withStatus<Result>(_ body: (_ status: (PublicKey) -> PeerStatus?) -> Result) -> Result {
+        dataPlane.withStatus(body)
+    }
+
+    func apply(_ config: DeviceConfig, change: ConfigChange) throws(Errno) {
+        try store.update({ (state: inout StateFile) throws(Errno) in
+            guard let index = state.interfaces.firstIndex(where: { $0.name == name }) else { throw Errno(ENODEV) }
+            try dataPlane.apply(config, change: change)
+            state.interfaces[index].take(config)
+        }, undo: { before in
+            guard let old = before.interfaces.first(where: { $0.name == name })?.config else { return }
+            try? dataPlane.apply(old, change: ConfigChange())  // MERGE: ConfigChange(replacing: old)
+        })
+    }
+}
