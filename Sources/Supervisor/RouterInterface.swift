@@ -30,11 +30,15 @@ final class RouterInterface: ControlTarget {
         dataPlane.withStatus(body)
     }
 
+    /// The request is applied again to the state as it is under the store's lock, rather than
+    /// `config` taken: a reload between the session's read and this call must not be undone.
     func apply(_ config: DeviceConfig, change: ConfigChange) throws(Errno) {
         try store.update({ (state: inout StateFile) throws(Errno) in
             guard let index = state.interfaces.firstIndex(where: { $0.name == name }) else { throw Errno(ENODEV) }
-            try dataPlane.apply(config, change: change)
-            state.interfaces[index].take(config)
+            var next = state.interfaces[index].config
+            change.apply(to: &next)
+            try dataPlane.apply(next, change: change)
+            state.interfaces[index].take(next)
         }, undo: { before in
             guard let old = before.interfaces.first(where: { $0.name == name })?.config else { return }
             try? dataPlane.apply(old, change: ConfigChange())  // MERGE: ConfigChange(replacing: old)
