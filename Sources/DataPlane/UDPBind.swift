@@ -12,6 +12,72 @@ public struct UDPBind: Bind {
     public func open(port: UInt16, fwmark: UInt32) throws(Errno) -> any BoundSockets {
         try UDPSockets(port: port, fwmark: fwmark)
     }
+
+    /// The sockets alone, for a process that binds them for another (the supervisor for its
+    /// data plane).
+    public static func openDescriptors(port: UInt16, fwmark: UInt32) throws(Errno) -> BoundDescriptors {
+        let (v4, v6, bound) = try UDPSockets.openPairRetrying(port: port, fwmark: fwmark)
+        return BoundDescriptors(v4: FileDescriptor(taking: v4), v6: v6 >= 0 ? FileDescriptor(taking: v6) : nil, port: bound)
+    }
+}
+
+/// An IPv4 and an IPv6 socket (nil without IPv6) bound to the same port.
+public struct BoundDescriptors: ~Copyable, Sendable {
+    public let v4: FileDescriptor
+    public let v6: FileDescriptor?
+    public let port: UInt16
+}
+
+/// Sockets handed over by the supervisor (router mode): `open` gives the last ones handed, on
+/// descriptors of their own, so that the interface closes its copies as it always does. The
+/// supervisor keeps the originals: the port stays bound across a restart of the data plane, and
+/// it sets the firewall mark on them (this process may not).
+public final class InheritedBind: Bind {
+    private struct Handed {
+        var v4: Int32
+        var v6: Int32  // -1 without IPv6
+        var port: UInt16
+    }
+
+    private let latest = Mutex<Handed?>(nil)
+
+    public init() {}
+
+    deinit { latest.withLock { Self.close($0) } }
+
+    /// The sockets the next `open` gives; takes ownership.
+    public func hand(v4: consuming FileDescriptor, v6: consuming FileDescriptor?, port: UInt16) {
+        let v6Raw: Int32 = switch consume v6 {
+        case .some(let fd): fd.release()
+        case .none: -1
+        }
+        let fresh = Handed(v4: v4.release(), v6: v6Raw, port: port)
+        let old = latest.withLock { current -> Handed? in
+            defer { current = fresh }
+            return current
+        }
+        Self.close(old)
+    }
+
+    public func open(port: UInt16, fwmark: UInt32) throws(Errno) -> any BoundSockets {
+        guard let handed = latest.withLock({ $0 }) else { throw Errno(EADDRNOTAVAIL) }
+        guard port == 0 || port == handed.port else { throw Errno(EADDRNOTAVAIL) }
+        let v4 = try retrying { fcntl(handed.v4, F_DUPFD_CLOEXEC, 3) }
+        var v6: Int32 = -1
+        if handed.v6 >= 0 {
+            do { v6 = try retrying { fcntl(handed.v6, F_DUPFD_CLOEXEC, 3) } } catch {
+                _ = Glibc.close(v4)
+                throw error
+            }
+        }
+        return try UDPSockets(adopting: v4, v6: v6, port: handed.port)
+    }
+
+    private static func close(_ handed: Handed?) {
+        guard let handed else { return }
+        _ = Glibc.close(handed.v4)
+        if handed.v6 >= 0 { _ = Glibc.close(handed.v6) }
+    }
 }
 
 /// The sockets of one bind. Their descriptors never leave this object: every use happens inside
@@ -38,14 +104,36 @@ final class UDPSockets: BoundSockets, @unchecked Sendable {
     /// How often a random port is drawn again when IPv6 has the one IPv4 got.
     static let randomPortAttempts = 100
 
+    /// Set when another process (the supervisor) owns the sockets' firewall mark: it sets the
+    /// mark on its own descriptors of the same sockets, since this process may not.
+    private let markedElsewhere: Bool
+
     init(port: UInt16, fwmark: UInt32) throws(Errno) {
         wake = try WakePipe()
+        (v4, v6, self.port) = try Self.openPairRetrying(port: port, fwmark: fwmark)
+        markedElsewhere = false
+    }
+
+    /// Sockets another process bound and handed over (router mode's data plane). Takes
+    /// ownership of the descriptors.
+    init(adopting v4: Int32, v6: Int32, port: UInt16) throws(Errno) {
+        do {
+            wake = try WakePipe()
+        } catch {
+            _ = Glibc.close(v4)
+            if v6 >= 0 { _ = Glibc.close(v6) }
+            throw error
+        }
+        (self.v4, self.v6, self.port) = (v4, v6, port)
+        markedElsewhere = true
+    }
+
+    static func openPairRetrying(port: UInt16, fwmark: UInt32) throws(Errno) -> (Int32, Int32, UInt16) {
         var attempt = 1
         while true {
             do {
-                (v4, v6, self.port) = try Self.openPair(port: port, fwmark: fwmark)
-                return
-            } catch where port == 0 && error == .addressInUse && attempt < Self.randomPortAttempts {
+                return try openPair(port: port, fwmark: fwmark)
+            } catch where port == 0 && error == .addressInUse && attempt < randomPortAttempts {
                 // The kernel picked a port for IPv4 that something holds on IPv6: pick again
                 // rather than fail a request that named no port (the kernel's set_port loops too).
                 attempt += 1
@@ -113,6 +201,7 @@ final class UDPSockets: BoundSockets, @unchecked Sendable {
     }
 
     func setFirewallMark(_ mark: UInt32) throws(Errno) {
+        guard !markedElsewhere else { return }
         guard enter() else { throw Errno.badFileDescriptor }
         defer { leave() }
         var mark = mark

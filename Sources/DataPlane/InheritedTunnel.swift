@@ -1,0 +1,31 @@
+public import System
+import Synchronization
+
+/// A TUN device opened by another process (router mode's supervisor) and handed over. This
+/// process may not ask the kernel for the MTU (that needs a socket, and the data plane opens
+/// none): the supervisor tells it, and `currentMTU` gives what it was told last.
+public final class InheritedTunnel: Tunnel {
+    public let name: String
+    private let fd: FileDescriptor
+    private let mtu: Atomic<Int>
+
+    public init(name: String, descriptor: consuming FileDescriptor, mtu: Int) {
+        self.name = name
+        fd = descriptor
+        self.mtu = Atomic(mtu)
+    }
+
+    /// The supervisor saw the MTU change (`ip link set mtu`): padding and buffers follow.
+    public func mtuChanged(to value: Int) { mtu.store(value, ordering: .relaxed) }
+
+    public func currentMTU() throws(Errno) -> Int { mtu.load(ordering: .relaxed) }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, waitingAtMost milliseconds: Int32) throws(Errno) -> Int? {
+        guard try fd.waitReadable(milliseconds: milliseconds) else { return nil }
+        return try fd.read(into: buffer)
+    }
+
+    public func write(_ packet: UnsafeRawBufferPointer) throws(Errno) {
+        _ = try fd.write(packet)
+    }
+}
