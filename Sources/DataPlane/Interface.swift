@@ -197,7 +197,10 @@ public final class Interface: ControlTarget, @unchecked Sendable {
         body { device.peer($0)?.status }
     }
 
-    public func apply(_ config: DeviceConfig, change: ConfigChange) throws(Errno) { try apply(config) }
+    public func apply(_ config: DeviceConfig, change: ConfigChange) throws(Errno) -> Commitment {
+        try apply(config)
+        return .immediate
+    }
 
     public func apply(_ config: DeviceConfig) throws(Errno) {
         try applying.withLock { (_: inout Void) throws(Errno) in

@@ -57,6 +57,7 @@ public enum Router {
 
         let store = StateStore(path: options.statePath, state: file)
         let router = RouterState(options: options, store: store, log: log)
+        store.onRollback { [router] state in router.rollBack(to: state) }
         for interface in file.interfaces {
             do {
                 try router.bringUp(interface)
@@ -206,6 +207,17 @@ final class RouterState: Sendable {
             guard let index = list.firstIndex(where: { $0.name == name }) else { return nil }
             return list.remove(at: index)
         }
+    }
+
+    /// A write of the file failed: every data plane goes back to what the file holds.
+    func rollBack(to state: StateFile) {
+        for interface in running.withLock({ $0 }) {
+            guard let config = state.interfaces.first(where: { $0.name == interface.name })?.config else { continue }
+            do { try interface.dataPlane.apply(config) } catch {
+                log.error("(\(interface.name)) cannot restore the configuration after a failed write: \(error)")
+            }
+        }
+        log.error("writing \(options.statePath) failed: the changes not yet written were undone")
     }
 
     func stopAll() {

@@ -6,9 +6,9 @@ import Glibc
 
 /// One interface in router mode as `wg` sees it (the UAPI target). The state file holds its
 /// configuration; the data plane holds its sessions and figures.
-/// - A `set` goes to the data plane first, then to the file; it is answered only once it is on
-///   disk. If the write fails, the data plane gets the configuration back and the client an error,
-///   so that what runs is always what the file says.
+/// - A `set` goes to the data plane first, then to the file (StateStore); it is answered only
+///   once it is on disk. If the write fails, the data planes get the file's configuration back
+///   and the client an error, so that what runs is always what the file says.
 /// - A `get` shows the file's configuration with the data plane's figures (a roamed endpoint,
 ///   handshake times, counters).
 final class RouterInterface: ControlTarget {
@@ -32,16 +32,13 @@ final class RouterInterface: ControlTarget {
 
     /// The request is applied again to the state as it is under the store's lock, rather than
     /// `config` taken: a reload between the session's read and this call must not be undone.
-    func apply(_ config: DeviceConfig, change: ConfigChange) throws(Errno) {
-        try store.update({ (state: inout StateFile) throws(Errno) in
+    func apply(_ config: DeviceConfig, change: ConfigChange) throws(Errno) -> Commitment {
+        try store.change { (state: inout StateFile) throws(Errno) in
             guard let index = state.interfaces.firstIndex(where: { $0.name == name }) else { throw Errno(ENODEV) }
             var next = state.interfaces[index].config
             change.apply(to: &next)
-            try dataPlane.apply(next, change: change)
+            _ = try dataPlane.apply(next, change: change)
             state.interfaces[index].take(next)
-        }, undo: { before in
-            guard let old = before.interfaces.first(where: { $0.name == name })?.config else { return }
-            try? dataPlane.apply(old, change: ConfigChange())  // MERGE: ConfigChange(replacing: old)
-        })
+        }
     }
 }

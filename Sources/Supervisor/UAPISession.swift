@@ -60,7 +60,15 @@ struct UAPISession {
             context.log("uapi: \(problem)")
             return reply(errno: errno) && !ended
         case .complete(let change):
-            let failure = context.setLock.withLock { _ in apply(change) }
+            // Applied under the lock; made durable (router mode) outside it, so that concurrent
+            // sets share one write.
+            var failure: Errno?
+            switch context.setLock.withLock({ _ in apply(change) }) {
+            case .success(let commitment):
+                do { try commitment.wait() } catch { failure = error }
+            case .failure(let error):
+                failure = error
+            }
             if let failure { context.log("uapi: set failed: \(failure)") }
             return reply(errno: failure.map { -$0.code } ?? 0)
         }
@@ -119,15 +127,10 @@ struct UAPISession {
     }
 
     /// Applies a parsed set to the configuration in force; the target's error if it refused.
-    private func apply(_ change: ConfigChange) -> Errno? {
+    private func apply(_ change: ConfigChange) -> Result<Commitment, Errno> {
         var config = context.target.configuration
         change.apply(to: &config)
-        do {
-            try context.target.apply(config, change: change)
-        } catch {
-            return error
-        }
-        return nil
+        return Result { () throws(Errno) in try context.target.apply(config, change: change) }
     }
 
     private func reply(errno: Int32) -> Bool {

@@ -19,10 +19,11 @@ final class FakeTarget: ControlTarget {
 
     func withStatus<Result>(_ body: (_ status: (PublicKey) -> PeerStatus?) -> Result) -> Result { body { _ in nil } }
 
-    func apply(_ new: DeviceConfig, change: ConfigChange) throws(Errno) {
+    func apply(_ new: DeviceConfig, change: ConfigChange) throws(Errno) -> Commitment {
         calls.add(1, ordering: .relaxed)
         if new.listenPort == 1 { throw Errno(EADDRINUSE) }
         config.withLock { $0 = new }
+        return .immediate
     }
 }
 
