@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 int wgd_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
 
@@ -128,4 +129,76 @@ int wgd_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
 size_t wgd_heap_in_use(void) {
     struct mallinfo2 info = mallinfo2();
     return info.uordblks + info.hblkhd;
+}
+
+/* Room for WGD_PASSED_FDS_MAX descriptors; the union keeps the buffer aligned for cmsghdr. */
+union wgd_fd_control {
+    char buf[CMSG_SPACE(sizeof(int) * WGD_PASSED_FDS_MAX)];
+    struct cmsghdr align;
+};
+
+long wgd_control_send(int socket, const void *head, size_t head_length, const void *body, size_t body_length,
+                      const int *fds, unsigned int fd_count) {
+    struct iovec iov[2] = {{(void *)head, head_length}, {(void *)body, body_length}};
+    union wgd_fd_control control;
+    struct msghdr m;
+    if (fd_count > WGD_PASSED_FDS_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    memset(&m, 0, sizeof(m));
+    memset(&control, 0, sizeof(control));
+    m.msg_iov = iov;
+    m.msg_iovlen = 2;
+    if (fd_count > 0) {
+        struct cmsghdr *c;
+        m.msg_control = control.buf;
+        m.msg_controllen = CMSG_SPACE(sizeof(int) * fd_count);
+        c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * fd_count);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * fd_count);
+    }
+    return sendmsg(socket, &m, MSG_NOSIGNAL);
+}
+
+/* Takes the SCM_RIGHTS descriptors of one received message; those past `max_fds` are closed, as
+ * the kernel closes the ones that did not fit the control buffer (and says MSG_CTRUNC). */
+static void take_fds(struct msghdr *m, int *fds, unsigned int max_fds, unsigned int *fd_count, int *truncated) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*fd_count < max_fds) {
+                fds[(*fd_count)++] = fd;
+            } else {
+                close(fd);
+                *truncated = 1;
+            }
+        }
+    }
+}
+
+long wgd_control_receive(int socket, void *data, size_t capacity, int *fds, unsigned int max_fds,
+                         unsigned int *fd_count, int *control_truncated) {
+    struct iovec iov = {data, capacity};
+    union wgd_fd_control control;
+    struct msghdr m;
+    long n;
+    *fd_count = 0;
+    *control_truncated = 0;
+    if (max_fds > WGD_PASSED_FDS_MAX) max_fds = WGD_PASSED_FDS_MAX;
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control.buf;
+    m.msg_controllen = sizeof(control.buf);
+    n = recvmsg(socket, &m, MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    take_fds(&m, fds, max_fds, fd_count, control_truncated);
+    if (m.msg_flags & MSG_CTRUNC) *control_truncated = 1;
+    return n;
 }

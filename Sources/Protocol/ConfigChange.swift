@@ -3,7 +3,7 @@ public import Crypto
 /// What one line of a `set` asks for, parsed and checked. Whether a line is valid never depends
 /// on the configuration it will change, so a whole request can be parsed before anything is
 /// locked, and applying it afterwards cannot fail.
-public enum ConfigOperation: Sendable {
+public enum ConfigOperation: Sendable, Equatable {
     case privateKey(PrivateKey?)
     case listenPort(UInt16)
     case fwmark(UInt32)
@@ -24,7 +24,7 @@ public enum ConfigOperation: Sendable {
 /// A whole `set` request as operations in the order they came. Large requests are mostly
 /// allowed IPs (the kernel's selftest sends 130,560), so the list is kept in fixed-size chunks:
 /// it never holds two copies of itself while growing, as one array would.
-public struct ConfigChange: Sendable {
+public struct ConfigChange: Sendable, Equatable, Sequence {
     private static let chunkSize = 4096
     private var chunks: [ContiguousArray<ConfigOperation>] = []
     public private(set) var count = 0
@@ -40,13 +40,54 @@ public struct ConfigChange: Sendable {
         count += 1
     }
 
+    /// The operations that make any configuration equal to `config` in everything operations
+    /// reach (all but `mtu` and `addresses`, which no `set` line carries): the whole
+    /// configuration as one change, for a data plane that starts, restarts or reloads.
+    public init(replacing config: DeviceConfig) {
+        append(.replacePeers)
+        append(.privateKey(config.privateKey))
+        append(.listenPort(config.listenPort))
+        append(.fwmark(config.fwmark))
+        for peer in config.peers {
+            append(.peer(peer.publicKey))
+            append(.presharedKey(peer.presharedKey))
+            if let endpoint = peer.endpoint { append(.endpoint(endpoint)) }
+            append(.persistentKeepaliveInterval(peer.persistentKeepaliveInterval))
+            append(.replaceAllowedIPs)
+            for prefix in peer.allowedIPList { append(.addAllowedIP(prefix)) }
+        }
+    }
+
     /// Applies every operation to `config`, in order.
     public func apply(to config: inout DeviceConfig) {
         var editor = ConfigEditor()
-        for chunk in chunks {
-            for operation in chunk { editor.apply(operation, to: &config) }
+        for operation in self { editor.apply(operation, to: &config) }
+    }
+
+    public var underestimatedCount: Int { count }
+
+    public func makeIterator() -> Iterator { Iterator(chunks: chunks) }
+
+    /// The operations in order, chunk by chunk.
+    public struct Iterator: IteratorProtocol {
+        let chunks: [ContiguousArray<ConfigOperation>]
+        var chunk = 0
+        var index = 0
+
+        public mutating func next() -> ConfigOperation? {
+            while chunk < chunks.count {
+                if index < chunks[chunk].count {
+                    defer { index += 1 }
+                    return chunks[chunk][index]
+                }
+                chunk += 1
+                index = 0
+            }
+            return nil
         }
     }
+
+    public static func == (a: ConfigChange, b: ConfigChange) -> Bool { a.count == b.count && a.elementsEqual(b) }
 }
 
 /// Applies operations one after another, remembering which peer the last `public_key` chose.

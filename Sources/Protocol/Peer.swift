@@ -292,6 +292,15 @@ public struct PeerStatus: Sendable, Equatable {
     public var receivedBytes: UInt64
     public var sentBytes: UInt64
     public var persistentKeepaliveInterval: UInt16
+
+    public init(endpoint: Endpoint?, lastHandshake: WallTime, receivedBytes: UInt64, sentBytes: UInt64,
+                persistentKeepaliveInterval: UInt16) {
+        self.endpoint = endpoint
+        self.lastHandshake = lastHandshake
+        self.receivedBytes = receivedBytes
+        self.sentBytes = sentBytes
+        self.persistentKeepaliveInterval = persistentKeepaliveInterval
+    }
 }
 
 /// What a data message that authenticated under `keypair` means for this peer.

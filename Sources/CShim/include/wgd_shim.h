@@ -52,4 +52,22 @@ int wgd_udp_enable_pktinfo(int fd, int family);
  * has allocated and not freed (arenas and mmapped chunks), for wgd-bench's memory figures. */
 size_t wgd_heap_in_use(void);
 
+/* Control channel I/O (AF_UNIX SOCK_STREAM) with descriptors passed as SCM_RIGHTS: the
+ * CMSG_SPACE/CMSG_FIRSTHDR/CMSG_DATA macros that lay out and walk the ancillary data are not
+ * callable from Swift, so the whole msghdr lives here. At most WGD_PASSED_FDS_MAX per call. */
+#define WGD_PASSED_FDS_MAX 4
+
+/* One sendmsg of `head` then `body` (either may be empty) with `fd_count` descriptors attached
+ * to the first byte sent. MSG_NOSIGNAL: a peer that hung up costs EPIPE, not the process.
+ * Returns the bytes sent (possibly fewer than asked) or -1 and errno. */
+long wgd_control_send(int socket, const void *head, size_t head_length, const void *body, size_t body_length,
+                      const int *fds, unsigned int fd_count);
+
+/* One recvmsg into `data` (up to `capacity` bytes), collecting the descriptors that came with
+ * those bytes (close-on-exec) into `fds`, at most `max_fds` (≤ WGD_PASSED_FDS_MAX); `*fd_count`
+ * says how many. Descriptors beyond `max_fds` are closed here, and then, as for MSG_CTRUNC,
+ * `*control_truncated` is set. Returns the bytes read (0 at end of stream) or -1 and errno. */
+long wgd_control_receive(int socket, void *data, size_t capacity, int *fds, unsigned int max_fds,
+                         unsigned int *fd_count, int *control_truncated);
+
 #endif
