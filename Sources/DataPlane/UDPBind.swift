@@ -17,15 +17,20 @@ public struct UDPBind: Bind {
     /// data plane).
     public static func openDescriptors(port: UInt16, fwmark: UInt32) throws(Errno) -> BoundDescriptors {
         let (v4, v6, bound) = try UDPSockets.openPairRetrying(port: port, fwmark: fwmark)
-        return BoundDescriptors(v4: FileDescriptor(taking: v4), v6: v6 >= 0 ? FileDescriptor(taking: v6) : nil, port: bound)
+        return BoundDescriptors(v4: FileDescriptor(taking: v4), v6: FileDescriptor(taking: v6), port: bound)
     }
 }
 
-/// An IPv4 and an IPv6 socket (nil without IPv6) bound to the same port.
+/// An IPv4 and an IPv6 socket bound to the same port; without IPv6, `v6` holds -1.
 public struct BoundDescriptors: ~Copyable, Sendable {
     public let v4: FileDescriptor
-    public let v6: FileDescriptor?
+    public let v6: FileDescriptor
     public let port: UInt16
+
+    public var hasV6: Bool { v6.rawValue >= 0 }
+
+    /// The numbers to pass on: IPv4's, then IPv6's if there is one.
+    public var rawValues: [Int32] { hasV6 ? [v4.rawValue, v6.rawValue] : [v4.rawValue] }
 }
 
 /// Sockets handed over by the supervisor (router mode): `open` gives the last ones handed, on

@@ -92,11 +92,11 @@ public enum Router {
 final class RunningInterface: Sendable {
     let name: String
     let target: RouterInterface
-    let dataPlane: Interface
+    let dataPlane: DataPlaneChild
     let server: UAPIServer
     let linkStop: StopSignal
 
-    init(name: String, target: RouterInterface, dataPlane: Interface, server: UAPIServer, linkStop: StopSignal) {
+    init(name: String, target: RouterInterface, dataPlane: DataPlaneChild, server: UAPIServer, linkStop: StopSignal) {
         self.name = name
         self.target = target
         self.dataPlane = dataPlane
@@ -133,29 +133,38 @@ final class RouterState: Sendable {
     var runningCount: Int { running.withLock { $0.count } }
     var endedByDeletion: Bool { deletions.load(ordering: .relaxed) > 0 }
 
+    /// The TUN and the sockets are opened here (privileged), the data plane started as a child
+    /// with them, then the UAPI socket: once this returns, `wg` can configure the interface.
     func bringUp(_ state: InterfaceState) throws(BringUpError) {
-        var interfaceOptions = InterfaceOptions()
-        if let cpus = state.cpus { interfaceOptions.cpus = cpus }
-        interfaceOptions.buffers = options.buffers
-        interfaceOptions.largeBuffers = options.largeBuffers
-        interfaceOptions.mtu = state.config.mtu
         let name = state.name
-        interfaceOptions.log = { [log] in log.error("(\(name)) " + $0) }
-        let dataPlane: Interface
+        let tun: TunDevice
+        let sockets: BoundDescriptors
         do {
-            dataPlane = try Interface(tunnel: TunDevice(name: name, mtu: state.config.mtu), bind: UDPBind(), options: interfaceOptions)
-            try dataPlane.start()
-            try dataPlane.apply(state.config)
+            tun = try TunDevice(name: name, mtu: state.config.mtu)
+            sockets = try UDPBind.openDescriptors(port: state.config.listenPort, fwmark: state.config.fwmark)
         } catch where error.code == EBUSY {
             throw BringUpError(description: "interface \(name) is in use by another process")
+        } catch where error.code == EADDRINUSE {
+            throw BringUpError(description: "listen port \(state.config.listenPort) is in use")
         } catch {
             throw BringUpError(description: "\(error)")
         }
+        let options = StartOptions(interface: name, cpus: state.cpus ?? Threads.allowedCPUs(), buffers: self.options.buffers,
+                                   largeBuffers: self.options.largeBuffers, mtu: state.config.mtu, logLevel: self.options.logLevel)
+        let dataPlane = DataPlaneChild(
+            name: name, tun: tun, options: options, sockets: sockets, config: state.config, log: log,
+            currentConfig: { [store] handOver in
+                store.withChangesHeld { state in
+                    if let interface = state.interfaces.first(where: { $0.name == name }) { handOver(interface.config) }
+                }
+            },
+            onGone: { [weak self] in self?.deleted(name) })
+        try dataPlane.start(with: state.config)
         let target = RouterInterface(name: name, store: store, dataPlane: dataPlane)
         let server: UAPIServer
         let linkStop: StopSignal
         do {
-            server = try UAPIServer(interface: name, directory: options.socketDirectory, target: target,
+            server = try UAPIServer(interface: name, directory: self.options.socketDirectory, target: target,
                                     log: { [log] in log.error("(\(name)) " + $0) })
             linkStop = try StopSignal()
         } catch {
@@ -163,7 +172,6 @@ final class RouterState: Sendable {
             throw BringUpError(description: "\(error)")
         }
         let running = RunningInterface(name: name, target: target, dataPlane: dataPlane, server: server, linkStop: linkStop)
-        dataPlane.onInterfaceGone { [weak self] in self?.deleted(name) }
         do {
             try server.start()
             try watchLink(of: running)
@@ -213,7 +221,7 @@ final class RouterState: Sendable {
     func rollBack(to state: StateFile) {
         for interface in running.withLock({ $0 }) {
             guard let config = state.interfaces.first(where: { $0.name == interface.name })?.config else { continue }
-            do { try interface.dataPlane.apply(config) } catch {
+            do { _ = try interface.dataPlane.apply(config, change: ConfigChange(replacing: config)) } catch {
                 log.error("(\(interface.name)) cannot restore the configuration after a failed write: \(error)")
             }
         }
@@ -250,7 +258,7 @@ final class RouterState: Sendable {
             }
             for state in adopted.interfaces {
                 if let interface = list.first(where: { $0.name == state.name }) {
-                    do { try interface.dataPlane.apply(state.config) } catch {
+                    do { _ = try interface.dataPlane.apply(state.config, change: ConfigChange(replacing: state.config)) } catch {
                         log.error("(\(state.name)) reload: \(error)")
                     }
                 }

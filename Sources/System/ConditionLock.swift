@@ -36,4 +36,22 @@ public final class ConditionLock<State>: @unchecked Sendable {
         while !ready(state) { pthread_cond_wait(changed, mutex) }
         return try body(&state)
     }
+
+    /// As `wait(until:_:)`, but for `milliseconds` at most: `body` learns whether `ready` held.
+    public func wait<Result>(until ready: (State) -> Bool, milliseconds: Int,
+                             _ body: (inout State, _ ready: Bool) -> Result) -> Result {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)  // pthread_cond_timedwait's default clock
+        let end = Int(now.tv_sec) * 1_000_000_000 + Int(now.tv_nsec) + milliseconds * 1_000_000
+        var deadline = timespec(tv_sec: end / 1_000_000_000, tv_nsec: end % 1_000_000_000)
+        pthread_mutex_lock(mutex)
+        defer {
+            pthread_cond_broadcast(changed)
+            pthread_mutex_unlock(mutex)
+        }
+        while !ready(state) {
+            if pthread_cond_timedwait(changed, mutex, &deadline) == ETIMEDOUT { break }
+        }
+        return body(&state, ready(state))
+    }
 }

@@ -171,6 +171,9 @@ case "pubkey" where arguments.count == 1: pubkey()
 case "--version", "-v": print("wgd \(version)")
 case "--help", "-h": print(usage)
 case nil: print(usage); exit(1)
+case "--data-plane" where arguments.count == 2:
+    // Router mode's data plane, started by the supervisor (not for use by hand).
+    exit(DataPlaneProcess.run(interface: arguments[1], lockDown: {}))
 case _ where arguments.contains("--state") || arguments.contains("--check"): runState(arguments)
 default: runDaemon(arguments)
 }
