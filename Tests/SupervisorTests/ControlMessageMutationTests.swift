@@ -54,26 +54,24 @@ struct ControlMessageMutationTests {
         return true
     }
 
-    @Test(arguments: 0..<4)
-    func corruptedSupervisorFramesAreRefusedOrValid(seed: UInt64) throws {
-        var random = FastRandom(seed: 0xF00D_0000 + seed)
+    /// 1,500 mutations of random messages from `make`: some accepted, most refused.
+    static func run<M: ControlMessage & Equatable>(seed: UInt64, _ make: (inout FastRandom) -> M, isLog: (M) -> Bool) throws {
+        var random = FastRandom(seed: seed)
         var accepted = 0
         for _ in 0..<1500 {
-            let message = Support.supervisorMessage(&random)
-            if try Self.check(message, &random, isLog: { _ in false }) { accepted += 1 }
+            if try check(make(&random), &random, isLog: isLog) { accepted += 1 }
         }
         #expect(accepted > 50 && accepted < 1450, "both ways exercised: \(accepted) of 1500 accepted")
     }
 
     @Test(arguments: 0..<4)
+    func corruptedSupervisorFramesAreRefusedOrValid(seed: UInt64) throws {
+        try Self.run(seed: 0xF00D_0000 + seed, Support.supervisorMessage, isLog: { _ in false })
+    }
+
+    @Test(arguments: 0..<4)
     func corruptedDataPlaneFramesAreRefusedOrValid(seed: UInt64) throws {
-        var random = FastRandom(seed: 0xBEEF_0000 + seed)
-        var accepted = 0
-        for _ in 0..<1500 {
-            let message = Support.dataPlaneMessage(&random)
-            if try Self.check(message, &random, isLog: { if case .log = $0 { true } else { false } }) { accepted += 1 }
-        }
-        #expect(accepted > 50 && accepted < 1450, "both ways exercised: \(accepted) of 1500 accepted")
+        try Self.run(seed: 0xBEEF_0000 + seed, Support.dataPlaneMessage, isLog: { if case .log = $0 { true } else { false } })
     }
 
     /// Random bytes of random lengths under every known type and a few unknown ones.
