@@ -53,10 +53,14 @@ enum ControlCoding {
         return buffer
     }
 
-    /// Reads a frame's payload to its very end with `body`, then checks the message's rules and
-    /// its descriptor count.
-    static func decode<M: ControlMessage>(_ frame: borrowing ControlFrame, _ name: String, validate: (M) throws(WireError) -> Void,
-                                          _ body: (inout WireReader) throws(WireError) -> M) throws(ControlError) -> M {
+    /// Reads a frame's payload to its very end with `read` (given the frame's kind of message of
+    /// this `direction`), then checks the message's rules and its descriptor count.
+    static func decode<M: ControlMessage, Kind: RawRepresentable<UInt16>>(
+        _ frame: borrowing ControlFrame, _ direction: String, validate: (M) throws(WireError) -> Void,
+        read: (Kind, inout WireReader) throws(WireError) -> M
+    ) throws(ControlError) -> M {
+        guard let kind = Kind(rawValue: frame.type) else { throw .protocolViolation("unknown \(direction) message type \(frame.type)") }
+        let name = "\(kind)"
         let limit = M.limit(frame.type) ?? 0
         guard frame.payload.count <= limit else {
             throw .protocolViolation("\(name) of \(frame.payload.count) bytes; it has at most \(limit)")
@@ -65,7 +69,7 @@ enum ControlCoding {
         do throws(WireError) {
             message = try frame.payload.withUnsafeBytes { bytes throws(WireError) -> M in
                 var reader = WireReader(bytes)
-                let message = try body(&reader)
+                let message = try read(kind, &reader)
                 try reader.expectEnd()
                 return message
             }

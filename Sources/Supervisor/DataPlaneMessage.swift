@@ -95,13 +95,10 @@ public enum DataPlaneMessage: ControlMessage, Equatable {
     }
 
     public static func decode(from frame: borrowing ControlFrame) throws(ControlError) -> DataPlaneMessage {
-        guard let kind = Kind(rawValue: frame.type) else { throw .protocolViolation("unknown data plane message type \(frame.type)") }
-        return try ControlCoding.decode(frame, "\(kind)", validate: { (m: DataPlaneMessage) throws(WireError) in try m.validate() }) {
-            reader throws(WireError) in try read(kind, from: &reader)
-        }
+        try ControlCoding.decode(frame, "data plane", validate: { (m: DataPlaneMessage) throws(WireError) in try m.validate() }, read: read)
     }
 
-    private static func read(_ kind: Kind, from reader: inout WireReader) throws(WireError) -> DataPlaneMessage {
+    private static func read(_ kind: Kind, _ reader: inout WireReader) throws(WireError) -> DataPlaneMessage {
         switch kind {
         case .ready: return .ready
         case .interfaceGone: return .interfaceGone

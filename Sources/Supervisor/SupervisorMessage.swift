@@ -100,13 +100,10 @@ public enum SupervisorMessage: ControlMessage, Equatable {
     }
 
     public static func decode(from frame: borrowing ControlFrame) throws(ControlError) -> SupervisorMessage {
-        guard let kind = Kind(rawValue: frame.type) else { throw .protocolViolation("unknown supervisor message type \(frame.type)") }
-        return try ControlCoding.decode(frame, "\(kind)", validate: { (m: SupervisorMessage) throws(WireError) in try m.validate() }) {
-            reader throws(WireError) in try read(kind, from: &reader)
-        }
+        try ControlCoding.decode(frame, "supervisor", validate: { (m: SupervisorMessage) throws(WireError) in try m.validate() }, read: read)
     }
 
-    private static func read(_ kind: Kind, from reader: inout WireReader) throws(WireError) -> SupervisorMessage {
+    private static func read(_ kind: Kind, _ reader: inout WireReader) throws(WireError) -> SupervisorMessage {
         switch kind {
         case .start: return .start(try StartOptions.read(from: &reader))
         case .sockets: return .sockets(port: try reader.integer(), hasV6: try reader.bool("hasV6"))

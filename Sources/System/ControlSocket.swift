@@ -176,9 +176,11 @@ public final class ControlSocket: Sendable {
             var fds = InlineArray<4, Int32>(repeating: -1)   // WGD_PASSED_FDS_MAX
             var count: UInt32 = 0
             var cut: Int32 = 0
+            // Never more room than `fds` has, whatever the shim's bound: the shim writes at most this many.
+            let capacity = UInt32(min(room, fds.count))
             let n = withUnsafeMutableBytes(of: &fds) { raw in
                 wgd_control_receive(rawValue, buffer.baseAddress, buffer.count, raw.baseAddress!.assumingMemoryBound(to: Int32.self),
-                                    UInt32(room), &count, &cut)
+                                    capacity, &count, &cut)
             }
             let error = errno
             for i in 0..<Int(count) { descriptors.append(fds[i]) }
