@@ -97,6 +97,11 @@ public struct DeviceConfig: Sendable, Equatable {
     /// The peers in insertion order, each with its allowed IPs.
     public var peers: [PeerConfig] { entries.map(withAllowedIPs) }
 
+    public var peerCount: Int { entries.count }
+
+    /// The peers' public keys in insertion order, without building their prefix lists.
+    public var peerKeys: [PublicKey] { entries.map(\.peer.publicKey) }
+
     public func peer(_ key: PublicKey) -> PeerConfig? { peerIndex[key].map { withAllowedIPs(entries[$0]) } }
 
     /// Sets (or with nil removes) the private key. A peer with the new public key is removed:

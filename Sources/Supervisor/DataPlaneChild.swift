@@ -33,6 +33,8 @@ final class DataPlaneChild: ControlTarget, Sendable {
     private let replies = ConditionLock(Replies())
     private let sending = Mutex(())
     private let nextID = Atomic<UInt64>(1)
+    /// The most peers a status reply may list: the configuration's, or a set's in flight.
+    private let peerBound = Atomic(0)
     private let stopping = Atomic(false)
     private let threads = ThreadGroup()
 
@@ -63,6 +65,7 @@ final class DataPlaneChild: ControlTarget, Sendable {
         self.onGone = onGone
         self.sockets = Mutex(sockets)
         applied = Mutex(config)
+        peerBound.store(config.peerCount, ordering: .relaxed)
     }
 
     /// Starts the first data plane and waits until it runs `config`; then keeps one running.
@@ -129,6 +132,8 @@ final class DataPlaneChild: ControlTarget, Sendable {
             handSockets()
             fresh = nil  // the old ones, closed only now: the data plane has the new ones
         }
+        peerBound.store(max(old.peerCount, config.peerCount), ordering: .relaxed)
+        defer { peerBound.store(applied.withLock { $0.peerCount }, ordering: .relaxed) }
         if case .applied(_, let errno)? = request(.configure(id: id, change: change), id: id), errno != 0 {
             // All or nothing in the data plane: it still runs the old configuration.
             if rebound { log.error("(\(name)) the data plane refused a port change (errno \(errno)): restarting it") }
@@ -225,6 +230,7 @@ final class DataPlaneChild: ControlTarget, Sendable {
                 if case .success(let child) = result {
                     link.withLock { $0 = child }
                     applied.withLock { $0 = config }
+                    peerBound.store(config.peerCount, ordering: .relaxed)
                 }
             }
             switch result {
@@ -259,8 +265,14 @@ final class DataPlaneChild: ControlTarget, Sendable {
 
     /// The next message, or nil at the child's end; a violation gets it killed.
     private func receive(from child: Link) -> DataPlaneMessage? {
+        // A status reply holds a record per peer: no more than we configured (counting a set in
+        // flight), so a hostile data plane cannot make us take 81 MB.
+        let peers = peerBound.load(ordering: .relaxed)
         do {
-            let frame = try DataPlaneMessage.receive(from: child.channel)
+            let frame = try child.channel.receive { type in
+                let limit = DataPlaneMessage.limit(type)
+                return type == DataPlaneMessage.Kind.status.rawValue ? limit.map { min($0, 12 + peers * PeerRecord.size) } : limit
+            }
             return try DataPlaneMessage.decode(from: frame)
         } catch .closed {
             return nil

@@ -130,8 +130,8 @@ final class DataPlaneServer: Sendable {
 
     private func peerRecords() -> [PeerRecord] {
         guard let interface = running.withLock({ $0?.interface }) else { return [] }
-        return interface.configuration.peers.compactMap { peer in
-            interface.status(of: peer.publicKey).map { PeerRecord(publicKey: peer.publicKey, status: $0) }
+        return interface.configuration.peerKeys.compactMap { key in
+            interface.status(of: key).map { PeerRecord(publicKey: key, status: $0) }
         }
     }
 
