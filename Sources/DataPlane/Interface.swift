@@ -220,6 +220,13 @@ public final class Interface: ControlTarget, @unchecked Sendable {
         }
     }
 
+    /// A handshake with every peer that has an endpoint (a keepalive, staged until a session
+    /// exists): a data plane restarted after a crash lost the sessions its peers still hold, and
+    /// they would send into them until their own timers gave up (15 s and more).
+    public func greetPeers() {
+        for peer in device.orderedPeers where peer.sendingEndpoint != nil { sendKeepalive(to: peer) }
+    }
+
     /// What a configuration change asks of the data plane, as the kernel's set_peer does it.
     private func follow(_ changes: Device<PeerRuntime>.AppliedChanges) {
         for peer in changes.removed { peer.runtime.purgeStaged() }

@@ -147,7 +147,9 @@ final class DataPlaneChild: ControlTarget, Sendable {
     // MARK: the child
 
     /// Spawns a data plane, hands it the sockets, the TUN and `config`, and waits for its answer.
-    private func launch(_ config: DeviceConfig) throws(Errno) -> Link {
+    private func launch(_ config: DeviceConfig, restarted: Bool = false) throws(Errno) -> Link {
+        var options = startOptions
+        options.restarted = restarted
         var (ours, theirs) = try ControlSocket.pair()
         while theirs.rawValue == DataPlaneProcess.channelDescriptor {
             // wgd_spawn_self moves the child's end to descriptor 3: it must not be there already.
@@ -170,7 +172,7 @@ final class DataPlaneChild: ControlTarget, Sendable {
         }
         let child = Link(channel: ours, pid: pid, generation: generation)
         guard handSockets(to: child) != false,
-              send(.start(startOptions), on: child, descriptors: [tun.fd.rawValue]),
+              send(.start(options), on: child, descriptors: [tun.fd.rawValue]),
               send(.configure(id: 0, change: ConfigChange(replacing: config)), on: child) else {
             kill(pid, SIGKILL)
             _ = reap(pid)
@@ -226,7 +228,7 @@ final class DataPlaneChild: ControlTarget, Sendable {
             var result: Result<Link, Errno> = .failure(Errno(EIO))
             // Under the store's lock: no change can slip between reading the state and handing it.
             currentConfig { config in
-                result = Result { () throws(Errno) in try launch(config) }
+                result = Result { () throws(Errno) in try launch(config, restarted: true) }
                 if case .success(let child) = result {
                     link.withLock { $0 = child }
                     applied.withLock { $0 = config }

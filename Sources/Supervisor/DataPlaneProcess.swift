@@ -36,6 +36,9 @@ final class DataPlaneServer: Sendable {
     private let sending = Mutex(())
     private let bind = InheritedBind()
     private let running = Mutex<(interface: Interface, tunnel: InheritedTunnel)?>(nil)
+    /// Set by a `start` that says the data plane was restarted: the first configuration is
+    /// followed by a handshake with every peer.
+    private let greet = Atomic(false)
 
     init(name: String, channel: ControlSocket) {
         self.name = name
@@ -106,6 +109,7 @@ final class DataPlaneServer: Sendable {
             interface.onInterfaceGone { [weak self] in self?.send(.interfaceGone) }
             try interface.start()
             running.withLock { $0 = (interface, tunnel) }
+            greet.store(options.restarted, ordering: .relaxed)
         } catch {
             return "cannot start the interface: \(error)"
         }
@@ -123,6 +127,7 @@ final class DataPlaneServer: Sendable {
         do {
             try interface.apply(config)
             send(.applied(id: id, errno: 0))
+            if greet.exchange(false, ordering: .relaxed) { interface.greetPeers() }
         } catch {
             send(.applied(id: id, errno: error.code))
         }
