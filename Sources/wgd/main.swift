@@ -156,6 +156,9 @@ case "pubkey" where arguments.count == 1: pubkey()
 case "--version", "-v": print("wgd \(version)")
 case "--help", "-h": print(usage)
 case nil: print(usage); exit(1)
+// Hidden: router mode's privilege primitives, for scripts/integration/t85-privileges.sh.
+case "--seccomp-selftest" where arguments.count <= 2: seccompSelfTest(arguments.dropFirst().first)
+case "--privilege-selftest" where arguments.count == 3: privilegeSelfTest(user: arguments[1], interface: arguments[2])
 case _ where arguments.contains("--state") || arguments.contains("--check"): checkState(arguments)
 default: runDaemon(arguments)
 }
