@@ -31,6 +31,21 @@ let package = Package(
         ),
         // The netlink parts that need C: libmnl's callbacks, nlmsghdr/ifinfomsg parsing.
         .target(name: "CNetlink", dependencies: ["CMnl"]),
+        // libcap: the supervisor's drop to user wgd with CAP_NET_ADMIN only. Buildroot: BR2_PACKAGE_LIBCAP.
+        .systemLibrary(
+            name: "CLibcap",
+            pkgConfig: "libcap",
+            providers: [.apt(["libcap-dev"])]
+        ),
+        // libseccomp: the data plane's system-call allow-list. Buildroot: BR2_PACKAGE_LIBSECCOMP.
+        .systemLibrary(
+            name: "CLibseccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
+        // Privileges in C: prctl and the res[ug]id calls, libcap's sets as bit masks, libseccomp's
+        // rules one at a time (the policy itself is Swift's: Supervisor/DataPlaneFilter).
+        .target(name: "CPrivilege", dependencies: ["CLibcap", "CLibseccomp"]),
         .target(
             name: "Crypto",
             dependencies: ["CLibcrypto", "CShim"],
@@ -57,7 +72,7 @@ let package = Package(
         ),
         .target(
             name: "Supervisor",
-            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "JSON", "CShim", "CMnl", "CNetlink"],
+            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "JSON", "CShim", "CMnl", "CNetlink", "CPrivilege"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -156,7 +156,7 @@ final class DataPlaneChild: ControlTarget, Sendable {
             (ours, theirs) = try ControlSocket.pair()
         }
         var pid: pid_t = 0
-        let arguments = ["wgd", "--data-plane", name]
+        let arguments = ["wgd", "--data-plane", name, String(getpid())]
         var cArguments = arguments.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }
         let error = cArguments.withUnsafeMutableBufferPointer { argv in

@@ -171,9 +171,17 @@ case "pubkey" where arguments.count == 1: pubkey()
 case "--version", "-v": print("wgd \(version)")
 case "--help", "-h": print(usage)
 case nil: print(usage); exit(1)
-case "--data-plane" where arguments.count == 2:
-    // Router mode's data plane, started by the supervisor (not for use by hand).
-    exit(DataPlaneProcess.run(interface: arguments[1], lockDown: {}))
+case "--data-plane" where arguments.count == 3:
+    // Router mode's data plane, started by the supervisor (not for use by hand): IFNAME and the
+    // supervisor's PID (a child that asked getppid() after its parent died would get init).
+    guard let parent = Int32(arguments[2]) else { fail("--data-plane takes IFNAME and the supervisor's PID") }
+    exit(DataPlaneProcess.run(interface: arguments[1]) { () throws(PrivilegeError) in
+        try Privileges.lockDownDataPlane(expectedParent: parent)
+        try DataPlaneFilter.install()
+    })
+// Hidden: router mode's privilege primitives, for scripts/integration/t85-privileges.sh.
+case "--seccomp-selftest" where arguments.count <= 2: seccompSelfTest(arguments.dropFirst().first)
+case "--privilege-selftest" where arguments.count == 3: privilegeSelfTest(user: arguments[1], interface: arguments[2])
 case _ where arguments.contains("--state") || arguments.contains("--check"): runState(arguments)
 default: runDaemon(arguments)
 }
