@@ -102,6 +102,9 @@ final class DataPlaneChild: ControlTarget, Sendable {
         if let current = link.withLock({ $0 }) { send(.releaseSockets, on: current) }
     }
 
+    /// The running data plane's process (0 while it restarts).
+    var pid: pid_t { link.withLock { $0?.pid ?? 0 } }
+
     // MARK: ControlTarget
 
     var configuration: DeviceConfig { applied.withLock { $0 } }

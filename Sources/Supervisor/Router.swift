@@ -39,6 +39,15 @@ public enum Router {
             Log.standardError("wgd: " + StateFileCheck.describe(error, path: options.statePath))
             return 1
         }
+        let user: RunUser
+        do {
+            guard getuid() == 0 else { throw RouterFiles.Refusal("router mode starts as root (it opens the interfaces, then drops to --user)") }
+            user = try RunUser.lookup(options.user)
+            try RouterFiles.prepareStateFile(options.statePath, for: user)
+        } catch {
+            Log.standardError("wgd: \(error)")
+            return 1
+        }
         var readiness: DaemonStart?
         if !options.foreground {
             switch DaemonStart.fork() {
@@ -58,15 +67,37 @@ public enum Router {
         let store = StateStore(path: options.statePath, state: file)
         let router = RouterState(options: options, store: store, log: log)
         store.onRollback { [router] state in router.rollBack(to: state) }
-        for interface in file.interfaces {
-            do {
-                try router.bringUp(interface)
-            } catch {
-                router.stopAll()
-                let message = "cannot start \(interface.name): \(error)"
-                if let readiness { readiness.fail(message) } else { Log.standardError("wgd: " + message) }
+        func fail(_ message: String) -> Int32 {
+            router.stopAll()
+            if let readiness {
+                readiness.fail(message)
                 log.error(message)
-                return 1
+            } else {
+                Log.standardError("wgd: " + message)
+            }
+            return 1
+        }
+        // Everything that needs root is opened before the drop, and the drop comes before any
+        // thread: capabilities belong to each thread, and threads inherit them from their maker.
+        var prepared: [RunningInterface] = []
+        for interface in file.interfaces {
+            do { prepared.append(try router.prepare(interface)) } catch {
+                for interface in prepared { interface.stop() }
+                return fail("cannot start \(interface.name): \(error)")
+            }
+        }
+        do {
+            try RouterFiles.prepareSocketDirectory(options.socketDirectory, for: user)
+            try Privileges.dropSupervisor(to: user)
+            try RouterFiles.checkStateDirectory(options.statePath, for: user)
+        } catch {
+            for interface in prepared { interface.stop() }
+            return fail("cannot drop privileges to user \(user.name): \(error)")
+        }
+        for interface in prepared {
+            do { try router.start(interface) } catch {
+                for interface in prepared { interface.stop() }
+                return fail("cannot start \(interface.name): \(error)")
             }
         }
         log.verbose("router mode: \(file.interfaces.count) interface(s) from \(options.statePath)")
@@ -133,9 +164,19 @@ final class RouterState: Sendable {
     var runningCount: Int { running.withLock { $0.count } }
     var endedByDeletion: Bool { deletions.load(ordering: .relaxed) > 0 }
 
-    /// The TUN and the sockets are opened here (privileged), the data plane started as a child
-    /// with them, then the UAPI socket: once this returns, `wg` can configure the interface.
+    /// Brings up an interface the file gained (SIGHUP): as at start, but with the privileges
+    /// the supervisor kept (CAP_NET_ADMIN).
     func bringUp(_ state: InterfaceState) throws(BringUpError) {
+        let interface = try prepare(state)
+        do { try start(interface) } catch {
+            interface.stop()
+            throw error
+        }
+    }
+
+    /// What needs privilege, and starts no thread: the TUN, the sockets, the UAPI socket (bound
+    /// and listening; `wg` waits in its backlog until `start`).
+    func prepare(_ state: InterfaceState) throws(BringUpError) -> RunningInterface {
         let name = state.name
         let tun: TunDevice
         let sockets: BoundDescriptors
@@ -159,28 +200,28 @@ final class RouterState: Sendable {
                 }
             },
             onGone: { [weak self] in self?.deleted(name) })
-        try dataPlane.start(with: state.config)
         let target = RouterInterface(name: name, store: store, dataPlane: dataPlane)
-        let server: UAPIServer
-        let linkStop: StopSignal
         do {
-            server = try UAPIServer(interface: name, directory: self.options.socketDirectory, target: target,
-                                    log: { [log] in log.error("(\(name)) " + $0) })
-            linkStop = try StopSignal()
+            let server = try UAPIServer(interface: name, directory: self.options.socketDirectory, target: target,
+                                        log: { [log] in log.error("(\(name)) " + $0) })
+            return RunningInterface(name: name, target: target, dataPlane: dataPlane, server: server, linkStop: try StopSignal())
         } catch {
-            dataPlane.stop()
             throw BringUpError(description: "\(error)")
         }
-        let running = RunningInterface(name: name, target: target, dataPlane: dataPlane, server: server, linkStop: linkStop)
+    }
+
+    /// The data plane with the file's configuration, then `wg`'s socket, then the link watch.
+    func start(_ interface: RunningInterface) throws(BringUpError) {
+        guard let state = store.interface(named: interface.name) else { throw BringUpError(description: "not in the state file") }
+        try interface.dataPlane.start(with: state.config)
         do {
-            try server.start()
-            try watchLink(of: running)
+            try interface.server.start()
+            try watchLink(of: interface)
         } catch {
-            running.stop()
             throw BringUpError(description: "\(error)")
         }
-        self.running.withLock { $0.append(running) }
-        log.verbose("(\(name)) up, UAPI on \(server.socketPath)")
+        running.withLock { $0.append(interface) }
+        log.verbose("(\(interface.name)) up, UAPI on \(interface.server.socketPath), data plane pid \(interface.dataPlane.pid)")
     }
 
     private func watchLink(of interface: RunningInterface) throws(Errno) {
@@ -241,7 +282,11 @@ final class RouterState: Sendable {
         do {
             file = try StateFile.read(options.statePath)
         } catch {
-            log.error("reload refused, the running configuration stays: " + StateFileCheck.describe(error, path: options.statePath))
+            var why = StateFileCheck.describe(error, path: options.statePath)
+            if case .unreadable(_, let errno) = error, errno.code == EACCES {
+                why += " (it is read as user \(options.user): an edited file must stay readable by it, e.g. chown \(options.user))"
+            }
+            log.error("reload refused, the running configuration stays: " + why)
             return
         }
         store.replace { old in

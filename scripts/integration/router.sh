@@ -16,6 +16,16 @@ router_binary() {
 
 STATE_DIR="$WGT_TMP/state"
 STATE="$STATE_DIR/state.json"
+RUN_USER=${WGD_USER:-wgd}
+
+# make_state_dir: the state file's directory, the run user's (router mode replaces the file
+# there as that user); the test's temp directory becomes traversable (0711) to reach it.
+make_state_dir() {
+  id "$RUN_USER" >/dev/null 2>&1 || skip_all "no user $RUN_USER (scripts/bootstrap creates it as root)"
+  chmod 711 "$WGT_TMP"
+  mkdir -m 700 "$STATE_DIR"
+  chown "$RUN_USER" "$STATE_DIR"
+}
 
 write_state() {
   local file=$1; shift

@@ -11,7 +11,7 @@ router_binary
 begin_test "router mode: the state file"
 setup_two_sides
 router_peer_b
-mkdir -m 700 "$STATE_DIR"
+make_state_dir
 write_state "$STATE"
 
 echo "-- files wgd must refuse, left as they were"
@@ -83,6 +83,8 @@ tmp = sys.argv[1] + ".edit"
 with open(tmp, "w") as f: json.dump(d, f, indent=2)
 os.chmod(tmp, 0o600); os.rename(tmp, sys.argv[1])
 PY
+# Edited as root, the file must be given back to the user wgd reads it as.
+chown "$RUN_USER" "$STATE"
 kill -HUP "$ROUTER_PID"
 check "the peer added to the file appears" wait_until 3 sh -c "ip netns exec $NS_A wg show $WG_A peers | grep -qxF '$PUB_D'"
 check_eq "the untouched peer kept its session (same handshake time)" "$hs_before" "$(peer_field "$NS_A" "$WG_A" "$PUB_B" 5)"
@@ -90,6 +92,7 @@ check "A->B still" tping "$NS_A" "$IN4_B"
 edited=$(showconf_canon "$NS_A" "$WG_A")
 cp "$STATE" "$STATE_DIR/good.json"
 printf '{"version": 1, "interfaces": [' >"$STATE"
+chown "$RUN_USER" "$STATE"
 kill -HUP "$ROUTER_PID"
 check "an invalid file on SIGHUP is logged" wait_until 3 grep -q "reload refused" "${IMPL_LOG[router]}"
 check_eq "and the running configuration stays" "$edited" "$(showconf_canon "$NS_A" "$WG_A")"

@@ -11,7 +11,7 @@ impl_is_wireguard_go B || skip_all "runs once per suite: in the pairing with wir
 begin_test "router mode: kill -9 during 1,000 concurrent wg set calls, 20 rounds"
 make_ns "$NS_A"
 PUB_A=$(genkey a); PUB_B=$(genkey b)
-mkdir -m 700 "$STATE_DIR"
+make_state_dir
 write_state "$STATE"
 ROUNDS=${T91_ROUNDS:-20} SETS=${T91_SETS:-1000}
 lost=0 invalid=0 total_replied=0
