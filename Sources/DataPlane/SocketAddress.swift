@@ -4,8 +4,8 @@ import Protocol
 
 /// Endpoint ⇄ sockaddr_in / sockaddr_in6, written straight into a datagram descriptor.
 extension Endpoint {
-    /// Reads a sockaddr the kernel filled in (recvmmsg's source address).
-    init?(sockaddr bytes: UnsafeRawPointer, length: Int) {
+    /// Reads a sockaddr the kernel filled in (recvmmsg's source address; getaddrinfo's answer).
+    package init?(sockaddr bytes: UnsafeRawPointer, length: Int) {
         let family = bytes.load(as: sa_family_t.self)
         switch Int32(family) {
         case AF_INET where length >= MemoryLayout<sockaddr_in>.size:

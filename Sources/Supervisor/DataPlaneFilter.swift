@@ -25,8 +25,9 @@ import Glibc
 /// - kill the process (SIGSYS): everything else, and any call through another ABI.
 public enum DataPlaneFilter {
     /// Installs the filter for every thread of the calling process, for good. Call it after
-    /// `Privileges.lockDownDataPlane` (it needs no_new_privs) and before reading anything that
-    /// comes from the network. Returns how many rules the kernel got, and the listed calls this
+    /// `Privileges.lockDownDataPlane` (which reads /proc/self/status: the filter would refuse
+    /// the open) and after whatever else needs a file, before reading anything that comes from
+    /// the network. Returns how many rules the kernel got, and the listed calls this
     /// architecture does not have.
     @discardableResult
     public static func install() throws(PrivilegeError) -> (rules: Int, absent: [String]) {
