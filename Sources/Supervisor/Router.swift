@@ -88,6 +88,7 @@ public enum Router {
         }
         do {
             try RouterFiles.prepareSocketDirectory(options.socketDirectory, for: user)
+            RouterFiles.raiseLockedMemoryLimit(interfaces: file.interfaces.count, buffers: options.buffers)
             try Privileges.dropSupervisor(to: user)
             try RouterFiles.checkStateDirectory(options.statePath, for: user)
         } catch {

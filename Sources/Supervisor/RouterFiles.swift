@@ -33,6 +33,26 @@ enum RouterFiles {
         unlink(probe)
     }
 
+    /// As root, before the drop: room to lock each data plane's packet buffers and key memory
+    /// (mlock), which the run user, without CAP_IPC_LOCK, may otherwise not have (the default limit
+    /// is 8 MiB, or 64 KiB on older kernels). Children inherit the limit.
+    static func raiseLockedMemoryLimit(interfaces: Int, buffers: Int) {
+        // An everyday buffer is 1,600 bytes at MTU 1500; 2 KiB each leaves room, plus 4 MiB for
+        // the secret arena and the rest of the data plane's locked pages.
+        let perInterface = UInt64(buffers) * 2048 + (4 << 20)
+        let wanted = rlim_t(perInterface * UInt64(max(interfaces, 1)) * 2)  // twice: a reload may add as many again
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(__RLIMIT_MEMLOCK.rawValue), &limit) == 0 else { return }
+        guard limit.rlim_cur != rlim_t.max, limit.rlim_cur < wanted else { return }
+        var raised = limit
+        raised.rlim_cur = wanted
+        if raised.rlim_max != rlim_t.max { raised.rlim_max = max(raised.rlim_max, wanted) }
+        guard setrlimit(__rlimit_resource_t(__RLIMIT_MEMLOCK.rawValue), &raised) != 0 else { return }
+        // Without CAP_SYS_RESOURCE (a container) the hard limit stays: take all of it.
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(__rlimit_resource_t(__RLIMIT_MEMLOCK.rawValue), &limit)
+    }
+
     /// As root, before the drop: the socket directory lets the user's group create and remove
     /// sockets (0775, group the user's), as it must for an interface a reload adds.
     static func prepareSocketDirectory(_ path: String, for user: RunUser) throws(Refusal) {
