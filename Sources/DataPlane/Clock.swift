@@ -10,7 +10,7 @@ package enum Clock {
         return Instant(nanoseconds: UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec))
     }
 
-    static func wall() -> WallTime {
+    package static func wall() -> WallTime {
         var t = timespec()
         clock_gettime(CLOCK_REALTIME, &t)
         return WallTime(seconds: UInt64(t.tv_sec), nanoseconds: UInt32(t.tv_nsec))

@@ -74,6 +74,14 @@ extension InterfaceState {
         }
     }
 
+    /// The supervisor resolved a peer's host name: its address goes to the configuration (the
+    /// file keeps the name). False if the peer has no host name (any more).
+    public mutating func resolved(_ peer: PublicKey, to endpoint: Endpoint) -> Bool {
+        guard hostEndpoints[peer] != nil else { return false }
+        config.updatePeer(peer) { $0.endpoint = endpoint }
+        return true
+    }
+
     /// The peers whose endpoint is a host name, with it.
     public var hostNamedPeers: [(PublicKey, ConfiguredEndpoint)] { hostEndpoints.map { ($0.key, $0.value) } }
 }

@@ -101,6 +101,7 @@ public enum Router {
                 return fail("cannot start \(interface.name): \(error)")
             }
         }
+        do { try router.startResolver() } catch { return fail("cannot start the resolver: \(error)") }
         log.verbose("router mode: \(file.interfaces.count) interface(s) from \(options.statePath)")
         readiness?.succeed()
 
@@ -155,6 +156,7 @@ final class RouterState: Sendable {
     let log: Log
     private let running = Mutex<[RunningInterface]>([])
     private let deletions = Atomic(0)
+    private let resolver = Mutex<RouterResolver?>(nil)
 
     init(options: RouterOptions, store: StateStore, log: Log) {
         self.options = options
@@ -163,6 +165,17 @@ final class RouterState: Sendable {
     }
 
     var runningCount: Int { running.withLock { $0.count } }
+
+    /// Endpoints by host name: resolved from now on, and again whenever the state changes.
+    func startResolver() throws(Errno) {
+        let fresh = try RouterResolver(store: store, log: log) { [weak self] in
+            self?.running.withLock { $0.map { ($0.name, $0.dataPlane) } } ?? []
+        }
+        try fresh.start()
+        resolver.withLock { $0 = fresh }
+    }
+
+    func hostNamesChanged() { resolver.withLock { $0 }?.refresh() }
     var endedByDeletion: Bool { deletions.load(ordering: .relaxed) > 0 }
 
     /// Brings up an interface the file gained (SIGHUP): as at start, but with the privileges
@@ -201,7 +214,7 @@ final class RouterState: Sendable {
                 }
             },
             onGone: { [weak self] in self?.deleted(name) })
-        let target = RouterInterface(name: name, store: store, dataPlane: dataPlane)
+        let target = RouterInterface(name: name, store: store, dataPlane: dataPlane) { [weak self] in self?.hostNamesChanged() }
         do {
             let server = try UAPIServer(interface: name, directory: self.options.socketDirectory, target: target,
                                         log: { [log] in log.error("(\(name)) " + $0) })
@@ -267,10 +280,12 @@ final class RouterState: Sendable {
                 log.error("(\(interface.name)) cannot restore the configuration after a failed write: \(error)")
             }
         }
+        hostNamesChanged()
         log.error("writing \(options.statePath) failed: the changes not yet written were undone")
     }
 
     func stopAll() {
+        resolver.withLock { $0 }?.shutDown()
         let all = running.withLock { list in defer { list = [] }; return list }
         for interface in all { interface.stop() }
     }
@@ -315,6 +330,7 @@ final class RouterState: Sendable {
         for state in store.state.interfaces where !list.contains(where: { $0.name == state.name }) {
             do { try bringUp(state) } catch { log.error("(\(state.name)) reload: cannot start: \(error)") }
         }
+        hostNamesChanged()
         log.verbose("reloaded \(options.statePath)")
     }
 }

@@ -15,11 +15,14 @@ final class RouterInterface: ControlTarget {
     let name: String
     private let store: StateStore
     let dataPlane: any ControlTarget
+    /// After each change: the host names to resolve may be others now.
+    private let changed: @Sendable () -> Void
 
-    init(name: String, store: StateStore, dataPlane: any ControlTarget) {
+    init(name: String, store: StateStore, dataPlane: any ControlTarget, changed: @escaping @Sendable () -> Void = {}) {
         self.name = name
         self.store = store
         self.dataPlane = dataPlane
+        self.changed = changed
     }
 
     var configuration: DeviceConfig { store.interface(named: name)?.config ?? DeviceConfig() }
@@ -33,12 +36,14 @@ final class RouterInterface: ControlTarget {
     /// The request is applied again to the state as it is under the store's lock, rather than
     /// `config` taken: a reload between the session's read and this call must not be undone.
     func apply(_ config: DeviceConfig, change: ConfigChange) throws(Errno) -> Commitment {
-        try store.change { (state: inout StateFile) throws(Errno) in
+        let commitment = try store.change { (state: inout StateFile) throws(Errno) in
             guard let index = state.interfaces.firstIndex(where: { $0.name == name }) else { throw Errno(ENODEV) }
             var next = state.interfaces[index].config
             change.apply(to: &next)
             _ = try dataPlane.apply(next, change: change)
             state.interfaces[index].take(next)
         }
+        changed()
+        return commitment
     }
 }

@@ -136,6 +136,20 @@ final class StateStore: Sendable {
         }
     }
 
+    /// A change to what the file does not hold (a host name's resolved address): `edit` is made
+    /// to the latest and the durable state alike, never written, and `act` (on the data plane)
+    /// follows under the same lock, in order with every other change.
+    func amendRuntime(_ edit: (inout StateFile) -> Void, then act: (StateFile) -> Void) {
+        applying.withLock { _ in
+            let state = book.withLock { book -> StateFile in
+                edit(&book.pending)
+                edit(&book.durable)
+                return book.pending
+            }
+            act(state)
+        }
+    }
+
     /// Runs `body` while no change is being made (a data plane restarting reads the state and
     /// hands it over, and no change may slip between the two).
     func withChangesHeld<Result>(_ body: (StateFile) -> Result) -> Result {

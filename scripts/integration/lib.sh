@@ -55,6 +55,7 @@ WGT_T0=$SECONDS
 _WGT_PIDS=()            # "pid:starttime"
 _WGT_NSS=()             # namespace names
 _WGT_SOCKS=()           # socket paths we may have caused to exist
+_WGT_DIRS=()            # directories this test made outside $WGT_TMP (e.g. /etc/netns/NS)
 declare -A IMPL_PID=()  # IFNAME -> PID of the daemon started by start_impl
 declare -A IMPL_LOG=()  # IFNAME -> its log file
 
@@ -376,6 +377,9 @@ _wgt_sock_ready() {
   python3 "$WGT_PY" uapi-get "$1" 2>/dev/null | grep -qx "errno=0"
 }
 
+# reg_dir DIR: remove DIR (made by this test, outside $WGT_TMP) at cleanup.
+reg_dir() { _WGT_DIRS+=("$1"); }
+
 # reg_sock IFNAME: remove IFNAME's socket file at cleanup if something left it behind.
 reg_sock() { _WGT_SOCKS+=("$(sock_of "$1")"); }
 
@@ -478,7 +482,8 @@ _wgt_cleanup() {
   done
   # 3. namespaces (their veths and TUN devices go with them)
   for ns in "${_WGT_NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-  # 4. socket files named after our interfaces
+  # 4. directories made outside $WGT_TMP, and socket files named after our interfaces
+  for s in "${_WGT_DIRS[@]}"; do [ -d "$s" ] && rm -rf "$s"; done
   for s in "${_WGT_SOCKS[@]}"; do [ -e "$s" ] && rm -f "$s"; done
   if [ -n "${WGT_KEEP_TMP:-}" ]; then echo "  kept $WGT_TMP"; else rm -rf "$WGT_TMP"; fi
   exit "$rc"
