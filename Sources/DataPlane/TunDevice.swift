@@ -17,9 +17,19 @@ public final class TunDevice: Tunnel {
     private static let SIOCGIFMTU: UInt = 0x8921
 
     /// Creates (or attaches to) the TUN interface `name` and sets its MTU.
-    public init(name: String, mtu: Int) throws(Errno) {
+    public convenience init(name: String, mtu: Int) throws(Errno) {
+        try self.init(name: name, mtu: mtu, clone: try Self.openClone())
+    }
+
+    /// /dev/net/tun opened, for a TUN made later: the node is often root's alone (mode 600), and
+    /// router mode's supervisor keeps a few for interfaces a reload adds after it dropped root.
+    public static func openClone() throws(Errno) -> FileDescriptor {
+        FileDescriptor(taking: try retrying { open("/dev/net/tun", O_RDWR | O_CLOEXEC) })
+    }
+
+    /// As `init(name:mtu:)`, on a descriptor from `openClone`.
+    public init(name: String, mtu: Int, clone fd: consuming FileDescriptor) throws(Errno) {
         guard InterfaceName.isValid(name) else { throw Errno(EINVAL) }
-        let fd = FileDescriptor(taking: try retrying { open("/dev/net/tun", O_RDWR | O_CLOEXEC) })
         var request = ifreq()
         Self.setName(&request, name)
         request.ifr_ifru.ifru_flags = Self.IFF_TUN | Self.IFF_NO_PI

@@ -89,6 +89,7 @@ public enum Router {
         do {
             try RouterFiles.prepareSocketDirectory(options.socketDirectory, for: user)
             RouterFiles.raiseLockedMemoryLimit(interfaces: file.interfaces.count, buffers: options.buffers)
+            router.keepSpareClones()
             try Privileges.dropSupervisor(to: user)
             try RouterFiles.checkStateDirectory(options.statePath, for: user)
         } catch {
@@ -157,6 +158,10 @@ final class RouterState: Sendable {
     private let running = Mutex<[RunningInterface]>([])
     private let deletions = Atomic(0)
     private let resolver = Mutex<RouterResolver?>(nil)
+    /// /dev/net/tun descriptors opened while root, for interfaces a reload adds (raw numbers:
+    /// an array cannot hold move-only descriptors); they live as long as the process.
+    private let spareClones = Mutex<[Int32]>([])
+    static let spareCloneCount = 4
 
     init(options: RouterOptions, store: StateStore, log: Log) {
         self.options = options
@@ -173,6 +178,23 @@ final class RouterState: Sendable {
         }
         try fresh.start()
         resolver.withLock { $0 = fresh }
+    }
+
+    func keepSpareClones() {
+        var spares: [Int32] = []
+        for _ in 0..<Self.spareCloneCount {
+            guard let fd = try? TunDevice.openClone() else { break }
+            spares.append(fd.release())
+        }
+        spareClones.withLock { $0 = spares }
+    }
+
+    /// A spare /dev/net/tun descriptor, else a new one (which needs the node to be ours to open).
+    private func tunClone() throws(Errno) -> FileDescriptor {
+        if let spare = spareClones.withLock({ $0.popLast() }) { return FileDescriptor(taking: spare) }
+        do { return try TunDevice.openClone() } catch where error.code == EACCES {
+            throw Errno(EMFILE)  // described by the caller
+        }
     }
 
     func hostNamesChanged() { resolver.withLock { $0 }?.refresh() }
@@ -195,8 +217,10 @@ final class RouterState: Sendable {
         let tun: TunDevice
         let sockets: BoundDescriptors
         do {
-            tun = try TunDevice(name: name, mtu: state.config.mtu)
+            tun = try TunDevice(name: name, mtu: state.config.mtu, clone: try tunClone())
             sockets = try UDPBind.openDescriptors(port: state.config.listenPort, fwmark: state.config.fwmark)
+        } catch where error.code == EMFILE {
+            throw BringUpError(description: "no /dev/net/tun descriptor left for \(name): the \(Self.spareCloneCount) kept for reloads are used; restart wgd")
         } catch where error.code == EBUSY {
             throw BringUpError(description: "interface \(name) is in use by another process")
         } catch where error.code == EADDRINUSE {
