@@ -198,6 +198,26 @@ final class RouterState: Sendable {
     }
 
     func hostNamesChanged() { resolver.withLock { $0 }?.refresh() }
+
+    /// Addresses, MTU, up and (with `routes`) a route per allowed IP, as the file says, applied
+    /// as a diff over netlink (libmnl).
+    func setUpLink(_ state: InterfaceState) throws {
+        let changes = try LinkSetup(interface: state.name, netlink: try RTNetlink()).apply(LinkConfiguration(state))
+        if !changes.skippedDefaultRoutes.isEmpty {
+            log.error("(\(state.name)) not routed: \(changes.skippedDefaultRoutes.map(\.description).joined(separator: ", ")) (a default route needs policy routing, as wg-quick's fwmark rules do)")
+        }
+        if !changes.routesHeldElsewhere.isEmpty {
+            log.error("(\(state.name)) already routed through another link: \(changes.routesHeldElsewhere.map(\.description).joined(separator: ", "))")
+        }
+        if changes.changedAnything { log.verbose("(\(state.name)) link: \(changes)") }
+    }
+
+    /// After a `wg set` on `name`: host names to resolve, and routes when the file asks for them.
+    func stateChanged(_ name: String) {
+        hostNamesChanged()
+        guard let state = store.interface(named: name), state.routes else { return }
+        do { try setUpLink(state) } catch { log.error("(\(name)) routes: \(error)") }
+    }
     var endedByDeletion: Bool { deletions.load(ordering: .relaxed) > 0 }
 
     /// Brings up an interface the file gained (SIGHUP): as at start, but with the privileges
@@ -228,6 +248,7 @@ final class RouterState: Sendable {
         } catch {
             throw BringUpError(description: "\(error)")
         }
+        do { try setUpLink(state) } catch { throw BringUpError(description: "\(error)") }
         let options = StartOptions(interface: name, cpus: state.cpus ?? Threads.allowedCPUs(), buffers: self.options.buffers,
                                    largeBuffers: self.options.largeBuffers, mtu: state.config.mtu, logLevel: self.options.logLevel)
         let dataPlane = DataPlaneChild(
@@ -238,7 +259,7 @@ final class RouterState: Sendable {
                 }
             },
             onGone: { [weak self] in self?.deleted(name) })
-        let target = RouterInterface(name: name, store: store, dataPlane: dataPlane) { [weak self] in self?.hostNamesChanged() }
+        let target = RouterInterface(name: name, store: store, dataPlane: dataPlane) { [weak self] in self?.stateChanged(name) }
         do {
             let server = try UAPIServer(interface: name, directory: self.options.socketDirectory, target: target,
                                         log: { [log] in log.error("(\(name)) " + $0) })
@@ -346,6 +367,7 @@ final class RouterState: Sendable {
                     do { _ = try interface.dataPlane.apply(state.config, change: ConfigChange(replacing: state.config)) } catch {
                         log.error("(\(state.name)) reload: \(error)")
                     }
+                    do { try setUpLink(state) } catch { log.error("(\(state.name)) reload: \(error)") }
                 }
             }
             return adopted

@@ -9,7 +9,7 @@ import Testing
 /// thread of ours moves only that thread, so nothing is created in the host's namespace. A TUN
 /// that is not persistent is deleted when its descriptor closes, which is the `ip link del` the
 /// monitor has to see. Needs root and /dev/net/tun.
-@Suite(.enabled(if: geteuid() == 0 && access("/dev/net/tun", R_OK | W_OK) == 0))
+@Suite(.enabled(if: PrivateNetworkNamespace.available))
 struct LinkMonitorTests {
     /// What happened on the namespaced thread, checked afterwards on the test's own.
     final class Outcome: @unchecked Sendable {  // written by one thread, read after pthread_join
@@ -19,34 +19,11 @@ struct LinkMonitorTests {
         var overruns = 0
     }
 
-    /// unshare(CLONE_NEWNET) for the calling thread. unshare is a GNU declaration that Glibc's
-    /// module does not show Swift: looked up by name instead.
-    static func unshareNetwork() -> Int32 {
-        let CLONE_NEWNET: Int32 = 0x4000_0000  // <linux/sched.h>
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "unshare") else { return -1 }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)(CLONE_NEWNET)
-    }
-
     /// Runs `body` on a new thread in a fresh network namespace and waits for it.
     static func inPrivateNamespace(_ body: @escaping @Sendable (Outcome) -> Void) -> Outcome {
-        final class Start: @unchecked Sendable {
-            let body: @Sendable (Outcome) -> Void
-            let outcome = Outcome()
-            init(_ body: @escaping @Sendable (Outcome) -> Void) { self.body = body }
-        }
-        let start = Start(body)
-        var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { raw in
-            let start = Unmanaged<Start>.fromOpaque(raw!).takeUnretainedValue()
-            if LinkMonitorTests.unshareNetwork() != 0 {
-                start.outcome.setupError = "unshare(CLONE_NEWNET): errno \(errno)"
-            } else {
-                start.body(start.outcome)
-            }
-            return nil
-        }, Unmanaged.passUnretained(start).toOpaque())
-        if created != 0 { start.outcome.setupError = "pthread_create: \(created)" } else { pthread_join(thread, nil) }
-        return start.outcome
+        let outcome = Outcome()
+        if case .failure(let error) = PrivateNetworkNamespace.run({ body(outcome) }) { outcome.setupError = "\(error)" }
+        return outcome
     }
 
     /// Waits at most 5 s for the monitor's socket to have something to read.
