@@ -94,7 +94,9 @@ int wgd_route_dump(struct wgd_rtnl *rtnl, unsigned int index, unsigned int table
         /* The filters a strict dump takes (4.20 and later); the parser applies them again. */
         mnl_attr_put_u32(message, RTA_OIF, index);
         mnl_attr_put_u32(message, RTA_TABLE, table);
-        struct route_dump dump = { .index = index, .table = table, .family = wgd_ip_families[i], .sink = sink, .context = context };
+        struct route_dump dump = {
+            .index = index, .table = table, .family = wgd_ip_families[i], .sink = sink, .context = context
+        };
         if (wgd_rtnl_transact(rtnl, message, on_route, &dump) < 0) return -1;
     }
     return 0;

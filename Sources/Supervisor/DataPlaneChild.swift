@@ -71,7 +71,11 @@ final class DataPlaneChild: ControlTarget, Sendable {
     /// Starts the first data plane and waits until it runs `config`; then keeps one running.
     func start(with config: DeviceConfig) throws(BringUpError) {
         let first: Link
-        do { first = try launch(config) } catch { throw BringUpError(description: "data plane: \(error)") }
+        do { first = try launch(config) } catch where error.code == EACCES {
+            throw BringUpError(description: "data plane: the wgd binary cannot be run by the user it runs as: \(error) (make it executable by that user)")
+        } catch {
+            throw BringUpError(description: "data plane: \(error)")
+        }
         link.withLock { $0 = first }
         _ = threads.enter()
         do {

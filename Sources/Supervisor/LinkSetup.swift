@@ -48,7 +48,8 @@ public struct LinkSetup {
         return up
     }
 
-    private func applyAddresses(_ wanted: [InterfaceAddress], to index: UInt32, _ changes: inout LinkChanges) throws(LinkSetupError) {
+    private func applyAddresses(_ wanted: [InterfaceAddress], to index: UInt32,
+                                _ changes: inout LinkChanges) throws(LinkSetupError) {
         let wantedSet = Set(wanted)
         var present = try addresses(of: index)
         for address in present where !wantedSet.contains(address) && !Self.linkLocal.contains(address.address) {
@@ -98,7 +99,8 @@ public struct LinkSetup {
     private static let linkLocal = IPPrefix(address: .v6(IPv6Address(high: 0xFE80 << 48, low: 0)), length: 10)!
 
     /// Runs a request; its refusal becomes an error that says what failed.
-    private func perform<T>(_ action: @autoclosure () -> String, _ request: () throws(Errno) -> T) throws(LinkSetupError) -> T {
+    private func perform<T>(_ action: @autoclosure () -> String,
+                            _ request: () throws(Errno) -> T) throws(LinkSetupError) -> T {
         do throws(Errno) {
             return try request()
         } catch {

@@ -12,7 +12,7 @@ begin_test "router mode: the state file"
 setup_two_sides
 router_peer_b
 make_state_dir
-write_state "$STATE"
+write_state "$STATE" --routes
 
 echo "-- files wgd must refuse, left as they were"
 refuse() {  # DESC EXPECTED-TEXT FILE-CONTENT
@@ -46,12 +46,14 @@ check_eq "the port from the file" "$PORT_A" "$(nsx "$NS_A" wg show "$WG_A" liste
 check "address $IN4_A/24 from the file" sh -c "ip -n $NS_A -4 addr show dev $WG_A | grep -q 'inet $IN4_A/24'"
 check "address $IN6_A/64 from the file" sh -c "ip -n $NS_A -6 addr show dev $WG_A | grep -q 'inet6 $IN6_A/64'"
 check "link up" sh -c "ip -n $NS_A link show dev $WG_A | grep -q ',UP'"
+check "routes: the peer's allowed IPs routed through it" sh -c "ip -n $NS_A -4 route show dev $WG_A | grep -q '^$IN4_B ' && ip -n $NS_A -6 route show dev $WG_A | grep -q '^$IN6_B '"
 check "A->B through the tunnel" tping "$NS_A" "$IN4_B"
 check "B->A v6 through the tunnel" tping "$NS_B" "$IN6_A"
 
 echo "-- wg set is in the file before wg returns"
 PUB_C=$(wg genkey | wg pubkey)
 nsx "$NS_A" wg set "$WG_A" peer "$PUB_C" allowed-ips 203.0.113.0/24 persistent-keepalive 25 endpoint 198.51.100.77:1
+check "routes follow wg set: 203.0.113.0/24 routed" sh -c "ip -n $NS_A -4 route show dev $WG_A | grep -q '^203.0.113.0/24 '"
 check "the new peer is in the file" sh -c "python3 '$WGT_PY' state-peers '$STATE' | grep -qxF '$PUB_C'"
 check_eq "the file's mode is 0600" "600" "$(stat -c %a "$STATE")"
 check "no temp file left beside it" sh -c "! ls -A '$STATE_DIR' | grep -q tmp"
