@@ -42,15 +42,10 @@ public enum Daemon {
             Log.standardError("wgd: invalid interface name '\(options.interface)'")
             return 1
         }
-        var readiness: DaemonStart?
-        if !options.foreground {
-            switch DaemonStart.fork() {
-            case .parent(let status): return status
-            case .child(let pipe): readiness = pipe
-            case .failed(let error):
-                Log.standardError("wgd: cannot daemonize: \(error)")
-                return 1
-            }
+        let readiness: DaemonStart?
+        switch DaemonStart.begin(foreground: options.foreground) {
+        case .exit(let status): return status
+        case .run(let pipe): readiness = pipe
         }
         let log = Log(level: options.logLevel, toSyslog: !options.foreground, name: options.interface)
         func fail(_ message: String) -> Int32 {

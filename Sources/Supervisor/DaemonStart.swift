@@ -14,6 +14,25 @@ struct DaemonStart: Sendable {
 
     private let writer: Int32
 
+    enum Begin {
+        /// This process is done (the parent, once the daemon reported; or the fork failed).
+        case exit(Int32)
+        /// This process runs the daemon; it reports readiness through the pipe, if daemonized.
+        case run(DaemonStart?)
+    }
+
+    /// Forks unless `foreground`. Call before any thread is started.
+    static func begin(foreground: Bool) -> Begin {
+        guard !foreground else { return .run(nil) }
+        switch fork() {
+        case .parent(let status): return .exit(status)
+        case .child(let pipe): return .run(pipe)
+        case .failed(let error):
+            Log.standardError("wgd: cannot daemonize: \(error)")
+            return .exit(1)
+        }
+    }
+
     /// Call before any thread is started.
     static func fork() -> Fork {
         var ends: (Int32, Int32) = (-1, -1)

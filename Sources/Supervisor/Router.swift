@@ -48,15 +48,10 @@ public enum Router {
             Log.standardError("wgd: \(error)")
             return 1
         }
-        var readiness: DaemonStart?
-        if !options.foreground {
-            switch DaemonStart.fork() {
-            case .parent(let status): return status
-            case .child(let pipe): readiness = pipe
-            case .failed(let error):
-                Log.standardError("wgd: cannot daemonize: \(error)")
-                return 1
-            }
+        let readiness: DaemonStart?
+        switch DaemonStart.begin(foreground: options.foreground) {
+        case .exit(let status): return status
+        case .run(let pipe): readiness = pipe
         }
         let log = Log(level: options.logLevel, toSyslog: !options.foreground, name: "wgd")
         var signals = sigset_t()

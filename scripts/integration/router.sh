@@ -68,3 +68,18 @@ router_pids() {
   echo "$ROUTER_PID"
   pgrep -P "$ROUTER_PID" 2>/dev/null || true
 }
+
+# edit_state PYTHON: rewrites $STATE with PYTHON run on its parsed JSON `d` (extra arguments are
+# sys.argv[2:]), replaced by rename as an editor would, then given back to the run user.
+edit_state() {
+  local code=$1; shift
+  python3 - "$STATE" "$@" <<PY
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+$code
+tmp = sys.argv[1] + ".edit"
+with open(tmp, "w") as f: json.dump(d, f, indent=2)
+os.chmod(tmp, 0o600); os.rename(tmp, sys.argv[1])
+PY
+  chown "$RUN_USER" "$STATE"
+}

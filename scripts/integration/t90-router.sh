@@ -77,16 +77,7 @@ check "A->B again after the restart" tping "$NS_A" "$IN4_B"
 echo "-- SIGHUP: an edited file applies as a diff"
 hs_before=$(peer_field "$NS_A" "$WG_A" "$PUB_B" 5)
 PUB_D=$(wg genkey | wg pubkey)
-python3 - "$STATE" "$PUB_D" <<'PY'
-import json, os, sys
-d = json.load(open(sys.argv[1]))
-d["interfaces"][0]["peers"].append({"public_key": sys.argv[2], "allowed_ips": ["203.0.113.200/32"]})
-tmp = sys.argv[1] + ".edit"
-with open(tmp, "w") as f: json.dump(d, f, indent=2)
-os.chmod(tmp, 0o600); os.rename(tmp, sys.argv[1])
-PY
-# Edited as root, the file must be given back to the user wgd reads it as.
-chown "$RUN_USER" "$STATE"
+edit_state 'd["interfaces"][0]["peers"].append({"public_key": sys.argv[2], "allowed_ips": ["203.0.113.200/32"]})' "$PUB_D"
 kill -HUP "$ROUTER_PID"
 check "the peer added to the file appears" wait_until 3 sh -c "ip netns exec $NS_A wg show $WG_A peers | grep -qxF '$PUB_D'"
 check_eq "the untouched peer kept its session (same handshake time)" "$hs_before" "$(peer_field "$NS_A" "$WG_A" "$PUB_B" 5)"
@@ -94,29 +85,14 @@ check "A->B still" tping "$NS_A" "$IN4_B"
 echo "-- SIGHUP: an interface added to the file comes up (after the drop), and goes when removed"
 WG_X="${WG_A}x"
 reg_sock "$WG_X"
-python3 - "$STATE" "$WG_X" "$((PORT_A + 200))" "$(cat "$WGT_TMP/a.key")" <<'PY'
-import json, os, sys
-d = json.load(open(sys.argv[1]))
-d["interfaces"].append({"name": sys.argv[2], "private_key": sys.argv[4], "listen_port": int(sys.argv[3]),
-                        "fwmark": 0, "mtu": 1400, "addresses": ["203.0.113.1/24"], "peers": []})
-tmp = sys.argv[1] + ".edit"
-with open(tmp, "w") as f: json.dump(d, f, indent=2)
-os.chmod(tmp, 0o600); os.rename(tmp, sys.argv[1])
-PY
-chown "$RUN_USER" "$STATE"
+edit_state 'd["interfaces"].append({"name": sys.argv[2], "private_key": sys.argv[4], "listen_port": int(sys.argv[3]),
+                        "fwmark": 0, "mtu": 1400, "addresses": ["203.0.113.1/24"], "peers": []})' \
+  "$WG_X" "$((PORT_A + 200))" "$(cat "$WGT_TMP/a.key")"
 kill -HUP "$ROUTER_PID"
 check "the added interface answers wg" wait_until 3 sh -c "ip netns exec $NS_A wg show $WG_X listen-port | grep -qx $((PORT_A + 200))"
 check "with its MTU" sh -c "ip -n $NS_A link show dev $WG_X | grep -q 'mtu 1400'"
 check "with its address" sh -c "ip -n $NS_A addr show dev $WG_X | grep -q 'inet 203.0.113.1/24'"
-python3 - "$STATE" "$WG_X" <<'PY'
-import json, os, sys
-d = json.load(open(sys.argv[1]))
-d["interfaces"] = [i for i in d["interfaces"] if i["name"] != sys.argv[2]]
-tmp = sys.argv[1] + ".edit"
-with open(tmp, "w") as f: json.dump(d, f, indent=2)
-os.chmod(tmp, 0o600); os.rename(tmp, sys.argv[1])
-PY
-chown "$RUN_USER" "$STATE"
+edit_state 'd["interfaces"] = [i for i in d["interfaces"] if i["name"] != sys.argv[2]]' "$WG_X"
 kill -HUP "$ROUTER_PID"
 check "removed from the file: the interface goes" wait_until 3 sh -c "! ip -n $NS_A link show dev $WG_X"
 check "and its socket" wait_until 3 sh -c "! test -e $(sock_of "$WG_X")"
