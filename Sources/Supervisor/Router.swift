@@ -108,7 +108,6 @@ public enum Router {
                 router.reload()
                 continue
             }
-            if received == SIGTERM, router.runningCount == 0, router.endedByDeletion { break }
             log.verbose("shutting down (signal \(received))")
             break
         }
@@ -120,14 +119,12 @@ public enum Router {
 /// What one interface runs on: its data plane, its UAPI server, its link watch.
 final class RunningInterface: Sendable {
     let name: String
-    let target: RouterInterface
     let dataPlane: DataPlaneChild
     let server: UAPIServer
     let linkStop: StopSignal
 
-    init(name: String, target: RouterInterface, dataPlane: DataPlaneChild, server: UAPIServer, linkStop: StopSignal) {
+    init(name: String, dataPlane: DataPlaneChild, server: UAPIServer, linkStop: StopSignal) {
         self.name = name
-        self.target = target
         self.dataPlane = dataPlane
         self.server = server
         self.linkStop = linkStop
@@ -151,7 +148,6 @@ final class RouterState: Sendable {
     let store: StateStore
     let log: Log
     private let running = Mutex<[RunningInterface]>([])
-    private let deletions = Atomic(0)
     private let resolver = Mutex<RouterResolver?>(nil)
     /// /dev/net/tun descriptors opened while root, for interfaces a reload adds (raw numbers:
     /// an array cannot hold move-only descriptors); they live as long as the process.
@@ -213,7 +209,6 @@ final class RouterState: Sendable {
         guard let state = store.interface(named: name), state.routes else { return }
         do { try setUpLink(state) } catch { log.error("(\(name)) routes: \(error)") }
     }
-    var endedByDeletion: Bool { deletions.load(ordering: .relaxed) > 0 }
 
     /// Brings up an interface the file gained (SIGHUP): as at start, but with the privileges
     /// the supervisor kept (CAP_NET_ADMIN).
@@ -258,7 +253,7 @@ final class RouterState: Sendable {
         do {
             let server = try UAPIServer(interface: name, directory: self.options.socketDirectory, target: target,
                                         log: { [log] in log.error("(\(name)) " + $0) })
-            return RunningInterface(name: name, target: target, dataPlane: dataPlane, server: server, linkStop: try StopSignal())
+            return RunningInterface(name: name, dataPlane: dataPlane, server: server, linkStop: try StopSignal())
         } catch {
             throw BringUpError(description: "\(error)")
         }
@@ -297,7 +292,6 @@ final class RouterState: Sendable {
         guard let interface = take(name) else { return }
         interface.dataPlane.releaseSockets()
         log.verbose("(\(name)) deleted: stopped")
-        deletions.add(1, ordering: .relaxed)
         let none = runningCount == 0
         try? Threads.spawn(name: "wgd-stop") {
             interface.stop()
