@@ -6,7 +6,8 @@
 #   sudo scripts/integration/run.sh
 #   sudo WGD_IMPL_A=.build/release/wgd scripts/integration/run.sh t10 t40
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
+# WGT_TESTS_DIR: another folder of tNN-*.sh tests run the same way (scripts/firmware).
+HERE=$(cd "${WGT_TESTS_DIR:-$(dirname "$0")}" && pwd)
 TO=${WGT_TIMEOUT:-150}
 
 tests=()
