@@ -15,6 +15,8 @@ public struct RouterOptions: Sendable {
     public var logLevel = LogLevel.error
     /// Where the UAPI sockets go (tests use their own directory).
     public var socketDirectory = "/var/run/wireguard"
+    /// Where to write the supervisor's PID (for init scripts' start-stop-daemon), if anywhere.
+    public var pidFile: String?
 
     public init(statePath: String) { self.statePath = statePath }
 }
@@ -79,6 +81,14 @@ public enum Router {
             do { prepared.append(try router.prepare(interface)) } catch {
                 for interface in prepared { interface.stop() }
                 return fail("cannot start \(interface.name): \(error)")
+            }
+        }
+        if let pidFile = options.pidFile {
+            // As root, before the drop: /var/run is root's. It is left behind at exit (the
+            // supervisor may no longer remove it); start-stop-daemon checks the PID it names.
+            do { try RouterFiles.writePIDFile(pidFile) } catch {
+                for interface in prepared { interface.stop() }
+                return fail("\(error)")
             }
         }
         do {

@@ -53,6 +53,16 @@ enum RouterFiles {
         _ = setrlimit(__rlimit_resource_t(__RLIMIT_MEMLOCK.rawValue), &limit)
     }
 
+    /// As root, once daemonized: the supervisor's PID, for an init script's start-stop-daemon
+    /// (written atomically, so that a reader never sees half a number).
+    static func writePIDFile(_ path: String) throws(Refusal) {
+        do {
+            try AtomicFile.write(Array("\(getpid())\n".utf8), to: path)
+        } catch {
+            throw Refusal("cannot write the PID file \(path): \(error)")
+        }
+    }
+
     /// As root, before the drop: the socket directory lets the user's group create and remove
     /// sockets (0775, group the user's), as it must for an interface a reload adds.
     static func prepareSocketDirectory(_ path: String, for user: RunUser) throws(Refusal) {

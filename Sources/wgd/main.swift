@@ -9,6 +9,7 @@ let usage = """
 Usage: wgd [-f|--foreground] [--cpus LIST] [--buffers N] [--large-buffers N] IFNAME
        wgd --state FILE [-f|--foreground] [--user NAME] [--buffers N] [--large-buffers N]
        wgd --state FILE --check
+       wgd --state FILE --public-key IFNAME | --set-private-key IFNAME < KEY
        wgd genkey | pubkey | genpsk | --version | --help
 
 Runs a WireGuard interface IFNAME, configured with `wg` through /var/run/wireguard/IFNAME.sock,
@@ -24,9 +25,18 @@ Router mode: --state FILE runs every interface the state file describes (see the
 and writes each change made with `wg` to the file before it answers. SIGHUP re-reads the
 file. Without -f it returns once every interface and its socket exist.
   --user NAME        the user to run as once privileged setup is done (default wgd)
+  --pidfile FILE     write the supervisor's PID to FILE once it has daemonized
   --state FILE --check
                      validate a state file and print a summary; exit status 1 and the
                      reason if it is not valid
+  --state FILE --public-key IFNAME
+                     print the interface's public key (exit status 4: it has no key)
+  --state FILE --set-private-key IFNAME
+                     give the interface the private key on standard input, if it has none
+                     (exit status 5: it has one, which is kept; 6: not a valid key), and
+                     print its public key; for factory provisioning (wgd-provision).
+                     Exit status 1: the file is not valid; 3: no such interface; 7: the
+                     write failed
 
 Key tools (same formats as wg, so a firmware image needs no wireguard-tools to provision):
   genkey        print a new private key (base64)
@@ -63,7 +73,13 @@ func genpsk() {
 /// The line is read into scratch memory rather than a String, so that its text is cleared, and
 /// decoded straight into the key's slot.
 func pubkey() {
-    let key = Zeroize.withScratch(128) { line -> PrivateKey? in
+    guard let key = readPrivateKey() else { fail("Key is not the correct length or format") }
+    print(key.publicKey)
+}
+
+/// The private key on the first line of standard input, or nil when there is none.
+func readPrivateKey() -> PrivateKey? {
+    Zeroize.withScratch(128) { line -> PrivateKey? in
         guard let length = readFirstLine(into: line) else { return nil }
         var start = 0, end = length
         func isSpace(_ c: UInt8) -> Bool { c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") }
@@ -72,8 +88,6 @@ func pubkey() {
         guard let secret = KeyEncoding.secretFromBase64(UnsafeRawBufferPointer(rebasing: line[start..<end])) else { return nil }
         return PrivateKey(secret)
     }
-    guard let key else { fail("Key is not the correct length or format") }
-    print(key.publicKey)
 }
 
 /// Standard input up to its first newline (or its end), into `buffer`: the line's length, or nil
@@ -106,6 +120,7 @@ func parseCPUs(_ text: String) -> [Int32]? {
 func runState(_ arguments: [String]) -> Never {
     var path: String?
     var check = false
+    var keyCommand: (set: Bool, interface: String)?
     var options = RouterOptions(statePath: "")
     var rest = arguments[...]
     while let argument = rest.popFirst() {
@@ -114,6 +129,12 @@ func runState(_ arguments: [String]) -> Never {
             guard path == nil, let value = rest.popFirst() else { fail("--state takes one FILE") }
             path = value
         case "--check": check = true
+        case "--public-key", "--set-private-key":
+            guard keyCommand == nil, let name = rest.popFirst(), !name.isEmpty else { fail("\(argument) takes one IFNAME") }
+            keyCommand = (argument == "--set-private-key", name)
+        case "--pidfile":
+            guard let value = rest.popFirst(), !value.isEmpty else { fail("--pidfile takes a FILE") }
+            options.pidFile = value
         case "-f", "--foreground": options.foreground = true
         case "--user":
             guard let value = rest.popFirst(), !value.isEmpty else { fail("--user takes a user name") }
@@ -127,6 +148,14 @@ func runState(_ arguments: [String]) -> Never {
     if check {
         let outcome = StateFileCheck.run(path: path)
         if outcome.status != 0 { fail(outcome.message, code: outcome.status) }
+        print(outcome.message)
+        exit(0)
+    }
+    if let keyCommand {
+        let outcome = keyCommand.set
+            ? StateFileKey.setPrivateKey(path: path, interface: keyCommand.interface, key: readPrivateKey())
+            : StateFileKey.publicKey(path: path, interface: keyCommand.interface)
+        if outcome.status != .done { fail(outcome.message, code: outcome.status.rawValue) }
         print(outcome.message)
         exit(0)
     }
