@@ -108,6 +108,9 @@ build() {
   local kmod="$kernel_dir/lib/modules/$release" ko
   module_order "$kmod/modules.dep" >"$root/etc/wgd-vm/modules"
   while read -r ko; do
+    # Debian 12 builds them uncompressed (CONFIG_MODULE_COMPRESS_NONE); S01modules' insmod
+    # would need a .ko.xz unpacked first.
+    [[ $ko == *.ko ]] || die "$ko is compressed: unpack it here for BusyBox's insmod"
     install -D -m 0644 "$kmod/$ko" "$root/lib/modules/$release/$ko"
   done <"$root/etc/wgd-vm/modules"
 

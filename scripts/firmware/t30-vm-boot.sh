@@ -11,6 +11,7 @@
 #   WGD_VM_KERNEL_ARGS=...  more kernel arguments for both boots, e.g. wgdvm.skip=S42wgd (boots
 #                           without starting wgd: the checks must fail)
 #   WGD_VM_BOOT_TIMEOUT=N   seconds per boot (default 60)
+#   WGD_VM_KERNEL=DIR       an unpacked kernel package (default .build-vm/kernel/current)
 # shellcheck source-path=SCRIPTDIR source=../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,7 +23,8 @@ missing=()
 for c in qemu-system-x86_64 busybox mke2fs wg ip python3 gzip strip ldd; do
   command -v "$c" >/dev/null 2>&1 || missing+=("$c")
 done
-compgen -G "$REPO/.build-vm/kernel/current/boot/vmlinuz-*" >/dev/null || missing+=("Debian's kernel in .build-vm/kernel")
+compgen -G "${WGD_VM_KERNEL:-$REPO/.build-vm/kernel/current}/boot/vmlinuz-*" >/dev/null ||
+  missing+=("Debian's kernel in ${WGD_VM_KERNEL:-.build-vm/kernel/current}")
 if [ ${#missing[@]} -gt 0 ]; then
   # CI runs scripts/bootstrap as root, which installs all of it: there, missing is a failure.
   [ "$(id -u)" -eq 0 ] && abort "missing: ${missing[*]} (scripts/bootstrap installs them)"
