@@ -53,7 +53,7 @@ boot() {
   BOOT_RC=$?
   BOOT_SECONDS=$((SECONDS - t0))
   # The console's escape sequences (SeaBIOS clears the screen) and carriage returns out.
-  sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' -e 's/\r$//' "$T.raw" >"$T"
+  sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc/\n/g' -e 's/\r$//' "$T.raw" >"$T"
   echo "-- boot $n: the VM's console"
   sed "s/^/  boot$n | /" "$T"
 }
