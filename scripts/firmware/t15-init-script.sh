@@ -11,6 +11,8 @@
 #  - a `wg set` lands in the state file; restart: a new PID, the peer back from the file;
 #  - stop: wgd and its data plane gone, pidfile removed, the port free at once;
 #  - a start whose provisioning fails (a corrupt state file) starts nothing and says so.
+# shellcheck disable=SC2317 # functions run through check, which shellcheck does not follow
+# shellcheck source-path=SCRIPTDIR source=../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 need_root
 need_cmds busybox unshare nsenter wg ip python3
