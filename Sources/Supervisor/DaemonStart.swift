@@ -70,7 +70,13 @@ struct DaemonStart: Sendable {
 
     func succeed() {
         send("ok")
-        // Nothing more goes to the terminal: the daemon logs to syslog from here on.
+        detachStandardStreams()
+    }
+
+    /// Nothing more goes to the terminal: the daemon logs to syslog, and reports through the
+    /// pipe. Router mode calls this before it spawns its data planes too: a child that kept the
+    /// caller's stdout would hold `key=$(S42wgd start)` open for as long as it runs.
+    func detachStandardStreams() {
         let null = open("/dev/null", O_RDWR)
         if null >= 0 {
             for fd: Int32 in [0, 1, 2] { dup2(null, fd) }

@@ -55,6 +55,7 @@ public enum Router {
         case .exit(let status): return status
         case .run(let pipe): readiness = pipe
         }
+        readiness?.detachStandardStreams()
         let log = Log(level: options.logLevel, toSyslog: !options.foreground, name: "wgd")
         var signals = sigset_t()
         sigemptyset(&signals)

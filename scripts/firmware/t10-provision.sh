@@ -10,6 +10,8 @@
 #  - no such interface (4), the RNG not ready in time (6), a read-only file system (7, as root
 #    in a mount namespace of its own), wgd missing (8), bad usage (2);
 #  - no temp file is left behind by any of them; the overlay's scripts pass shellcheck.
+# shellcheck disable=SC2317 # functions run through check, which shellcheck does not follow
+# shellcheck source-path=SCRIPTDIR source=../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 need_cmds busybox sha256sum stat
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -155,6 +157,7 @@ else
   cp "$d/skeleton.json" "$d/etc/wgd/state.json"
   before=$(fingerprint "$d/etc/wgd/state.json")
   # A bind mount of the state directory made read-only, in a mount namespace of this test's own.
+  # shellcheck disable=SC2016 # the inner sh expands its own arguments
   OUT=$(unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"' sh \
     "$d/etc/wgd" env -i PATH="$applets" WGD_DEFAULTS="$d/defaults" WGD_BIN="$wgd" TMPDIR="$d" \
     busybox sh "$provision" -p "" 2>"$d/err")

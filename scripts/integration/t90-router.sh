@@ -65,8 +65,12 @@ check "A->B on the new port" tping "$NS_A" "$IN4_B"
 before=$(showconf_canon "$NS_A" "$WG_A")
 
 echo "-- kill -9, start again: the same configuration"
-for pid in $(router_pids); do kill -KILL "$pid" 2>/dev/null; done
-wait_until 3 pid_gone "$ROUTER_PID"
+killed=$(router_pids)
+for pid in $killed; do kill -KILL "$pid" 2>/dev/null; done
+for pid in $killed; do wait_until 3 pid_gone "$pid"; done
+# Until the kernel has closed the dead supervisor's listening socket, a connect still succeeds
+# and the new wgd would rightly refuse to take the socket over.
+for ((i = 0; i < 30; i++)); do _wgt_sock_ready "$(sock_of "$WG_A")" || break; sleep 0.1; done
 # Nothing cleans up after kill -9: the socket file stays (wg removes a dead one), the TUN goes
 # with its last descriptor.
 wait_until 3 sh -c "! ip -n $NS_A link show dev $WG_A" || true
