@@ -86,6 +86,13 @@ let package = Package(
             dependencies: ["Protocol", "Crypto", "CShim"],
             swiftSettings: swiftSettings
         ),
+        // Fuzz harnesses (scripts/fuzz): libFuzzer's entry point when built with -sanitize=fuzzer
+        // and -D WGD_FUZZ, otherwise a main that replays input files through a harness.
+        .executableTarget(
+            name: "wgd-fuzz",
+            dependencies: ["Supervisor", "Protocol", "Crypto", "System", "JSON"],
+            swiftSettings: swiftSettings
+        ),
         // Test-only: what a call left on the stack, for the tests that secrets leave no copies.
         .target(name: "StackResidue", path: "Tests/StackResidue"),
         .testTarget(
