@@ -13,6 +13,15 @@ public struct InterfaceOptions: Sendable {
     /// once used.
     public var largeBuffers = 256
     public var mtu = WireGuard.defaultMTU
+    /// Data packets are encrypted and decrypted by the thread that read them (the tunnel's reader,
+    /// the UDP receiver), not handed to the workers. A hand-off costs a wake-up of another thread,
+    /// often on the other CPU, and that costs more than the AEAD of a packet: handed off, each
+    /// stage tends to run as soon as one packet is there (under autogroup scheduling, a daemon
+    /// in a session of its own, always), and CPU per byte triples. The workers still do every
+    /// handshake, and the packets that other threads send (keepalives, staged packets).
+    /// False hands every data packet to the workers (the kernel's model), for CPUs whose AEAD
+    /// is slow next to a system call.
+    public var inlineCrypto = true
     /// The device-wide work queue's bound (the kernel's crypt queues hold 1,024 each); small
     /// values let tests overflow it.
     var workQueueCapacity = 2 * WireGuard.maxQueuedPackets + WireGuard.maxQueuedHandshakes
@@ -34,9 +43,9 @@ public struct InterfaceOptions: Sendable {
 /// peer's timers. The tunnel and the sockets come through `Tunnel` and `Bind`, so that tests
 /// run whole interfaces in-process.
 ///
-/// Packets flow: tunnel → route → the peer's transmit queue → any worker encrypts → the drainer
-/// sends them in order (Send.swift); UDP → receive queue (data) or handshake queue → workers →
-/// tunnel in order (Receive.swift).
+/// Packets flow: tunnel → route → the peer's transmit queue → the reader (or a worker) encrypts →
+/// the drainer sends them in order (Send.swift); UDP → receive queue (data), decrypted by the
+/// receiver (or a worker), or handshake queue → workers → tunnel in order (Receive.swift).
 public final class Interface: ControlTarget, @unchecked Sendable {
     public let name: String
     let device: Device<PeerRuntime>

@@ -15,6 +15,8 @@ extension Interface {
         // Where a datagram goes when no buffer is free: received and dropped, so the socket
         // never spins on it.
         let sink = UnsafeMutableRawBufferPointer.allocate(byteCount: largePool.bufferSize, alignment: 64)
+        // This thread's own crypto context, when it decrypts what it receives (inlineCrypto).
+        var context = WorkerContext()
         defer {
             buffers.deinitialize(count: batch); buffers.deallocate()
             datagrams.deinitialize(count: batch); datagrams.deallocate()
@@ -48,11 +50,18 @@ extension Interface {
             let received = sockets.receive(UnsafeMutableBufferPointer(start: datagrams, count: filled), waitingAtMost: 250)
             guard received > 0 else { continue }
             let arrived = Clock.now()
-            for i in 0..<received { take(datagrams[i], buffers[i].take(), now: arrived) }
+            for i in 0..<received {
+                if options.inlineCrypto {
+                    take(datagrams[i], buffers[i].take(), now: arrived, inline: &context)
+                } else {
+                    take(datagrams[i], buffers[i].take(), now: arrived, inline: nil)
+                }
+            }
         }
     }
 
-    private func take(_ datagram: ReceivedDatagram, _ buffer: consuming PacketBuffer?, now: Instant) {
+    private func take(_ datagram: ReceivedDatagram, _ buffer: consuming PacketBuffer?, now: Instant,
+                      inline: UnsafeMutablePointer<WorkerContext>?) {
         if datagram.truncated {
             lastTruncation.store(now.nanoseconds, ordering: .relaxed)
             counters.count(.tooLarge)
@@ -64,10 +73,11 @@ extension Interface {
         }
         buffer.start = 0
         buffer.length = datagram.length
-        dispatch(buffer, source: source, local: datagram.local, now: now)
+        dispatch(buffer, source: source, local: datagram.local, now: now, inline: inline)
     }
 
-    private func dispatch(_ buffer: consuming PacketBuffer, source: Endpoint, local: LocalAddress, now: Instant) {
+    private func dispatch(_ buffer: consuming PacketBuffer, source: Endpoint, local: LocalAddress, now: Instant,
+                          inline: UnsafeMutablePointer<WorkerContext>?) {
         let packet = UnsafeRawBufferPointer(buffer.packet)
         switch Messages.classify(packet) {
         case .data?:
@@ -80,7 +90,11 @@ extension Interface {
             job.pointee.source = source
             job.pointee.local = local
             job.pointee.authenticated = false
-            submit(.decrypt(peer, slot: slot), slot: slot, of: queue)
+            if let inline {
+                decrypt(peer, slot, &inline.pointee)
+            } else {
+                submit(.decrypt(peer, slot: slot), slot: slot, of: queue)
+            }
         case .initiation?, .response?, .cookieReply?:
             guard handshakes.push(buffer, source: source, local: local) else {
                 counters.count(.queueFull)
@@ -97,7 +111,7 @@ extension Interface {
         }
     }
 
-    // MARK: on a worker
+    // MARK: on a worker (or inline, on the receiving thread)
 
     func decrypt(_ peer: Peer, _ slot: Int, _ context: inout WorkerContext) {
         let queue = peer.runtime.receive

@@ -6,6 +6,8 @@ import System
 /// the ordered transmit queue, encryption on any worker, and in-order delivery to the socket.
 extension Interface {
     func tunLoop() {
+        // This thread's own crypto context, when it encrypts what it reads (inlineCrypto).
+        var context = WorkerContext()
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: largePool.bufferSize, alignment: 64)
         defer { scratch.deallocate() }
         while isRunning {
@@ -38,18 +40,24 @@ extension Interface {
                 counters.count(.noRoute)
                 continue
             }
-            transmit(buffer, to: peer, now: Clock.now())
+            if options.inlineCrypto {
+                transmit(buffer, to: peer, now: Clock.now(), inline: &context)
+            } else {
+                transmit(buffer, to: peer, now: Clock.now())
+            }
         }
     }
 
     /// Sends an IP packet (or, with length 0, a keepalive) to `peer`: encrypted if a session
-    /// exists, else staged while a handshake is requested.
-    func transmit(_ buffer: consuming PacketBuffer, to peer: Peer, now: Instant) {
+    /// exists, else staged while a handshake is requested. With `inline`, this thread encrypts
+    /// it; else a worker does.
+    func transmit(_ buffer: consuming PacketBuffer, to peer: Peer, now: Instant,
+                  inline: UnsafeMutablePointer<WorkerContext>? = nil) {
         let runtime = peer.runtime
         // Packets already waiting go first, so that order holds.
         if runtime.stagedCount > 0 {
             if !runtime.stage(buffer) { counters.count(.queueFull) }
-            sendStaged(peer, now: now)
+            sendStaged(peer, now: now, inline: inline)
             return
         }
         guard let (keypair, counter) = peer.reserveNonce(now: now) else {
@@ -57,11 +65,11 @@ extension Interface {
             requestHandshake(peer, isRetry: false)
             return
         }
-        enqueueTransmit(buffer, peer: peer, keypair: keypair, counter: counter)
+        enqueueTransmit(buffer, peer: peer, keypair: keypair, counter: counter, inline: inline)
     }
 
     /// Moves staged packets into the transmit queue while a session lasts.
-    func sendStaged(_ peer: Peer, now: Instant) {
+    func sendStaged(_ peer: Peer, now: Instant, inline: UnsafeMutablePointer<WorkerContext>? = nil) {
         let runtime = peer.runtime
         while runtime.stagedCount > 0 {
             guard let (keypair, counter) = peer.reserveNonce(now: now) else {
@@ -69,11 +77,12 @@ extension Interface {
                 return
             }
             guard let buffer = runtime.unstage() else { return }
-            enqueueTransmit(buffer, peer: peer, keypair: keypair, counter: counter)
+            enqueueTransmit(buffer, peer: peer, keypair: keypair, counter: counter, inline: inline)
         }
     }
 
-    private func enqueueTransmit(_ buffer: consuming PacketBuffer, peer: Peer, keypair: Keypair, counter: UInt64) {
+    private func enqueueTransmit(_ buffer: consuming PacketBuffer, peer: Peer, keypair: Keypair, counter: UInt64,
+                                 inline: UnsafeMutablePointer<WorkerContext>?) {
         let queue = peer.runtime.transmit
         guard let slot = queue.reserve() else {
             counters.count(.queueFull)
@@ -90,7 +99,11 @@ extension Interface {
         job.pointee.keypair = keypair
         job.pointee.counter = counter
         job.pointee.authenticated = false
-        submit(.encrypt(peer, slot: slot), slot: slot, of: queue)
+        if let inline {
+            encrypt(peer, slot, &inline.pointee)
+        } else {
+            submit(.encrypt(peer, slot: slot), slot: slot, of: queue)
+        }
     }
 
     /// Hands a filled slot to the workers. With the work queue full the packet is dropped, and
@@ -126,7 +139,7 @@ extension Interface {
         if !work.push(.initiate(peer, isRetry: isRetry)) { peer.runtime.releaseInitiation() }
     }
 
-    // MARK: on a worker
+    // MARK: on a worker (or inline, on the thread that read the packet)
 
     func encrypt(_ peer: Peer, _ slot: Int, _ context: inout WorkerContext) {
         let queue = peer.runtime.transmit

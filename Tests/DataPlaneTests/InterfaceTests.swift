@@ -96,9 +96,12 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
 /// Whole interfaces in-process: handshakes, data both ways, staging, rebinding, sticky sources
 /// and peer removal, over an in-memory tunnel and network (no kernel, no root).
 @Suite(.serialized) struct InterfaceTests {
-    @Test func handshakeAndTrafficBothWays() throws {
+    /// Each data path: crypto on the reading thread (inline) and on the workers.
+    static let paths = [true, false]
+
+    @Test(arguments: paths) func handshakeAndTrafficBothWays(inline: Bool) throws {
         let network = MemoryNetwork()
-        let (a, b) = try makePair(network)
+        let (a, b) = try makePair(network) { $0.inlineCrypto = inline }
         a.send(to: b, tag: 1)
         let there = try #require(b.tunnel.delivered())
         #expect(there == udpPacket(from: a.inner, to: b.inner, tag: 1))
@@ -111,9 +114,9 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
         #expect(b.peer(a)?.endpoint == a.endpoint)
     }
 
-    @Test func stagedPacketsLeaveInOrderOnceTheSessionExists() throws {
+    @Test(arguments: paths) func stagedPacketsLeaveInOrderOnceTheSessionExists(inline: Bool) throws {
         let network = MemoryNetwork()
-        let (a, b) = try makePair(network)
+        let (a, b) = try makePair(network) { $0.inlineCrypto = inline }
         for tag in 0..<40 { a.send(to: b, tag: UInt8(tag)) }
         var tags: [UInt8] = []
         while tags.count < 40, let packet = b.tunnel.delivered() { tags.append(packet[28]) }
@@ -200,9 +203,9 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
         #expect(lastSend.from == .none)
     }
 
-    @Test func removingAPeerUnderTrafficLeavesNothingOfIt() throws {
+    @Test(arguments: paths) func removingAPeerUnderTrafficLeavesNothingOfIt(inline: Bool) throws {
         let network = MemoryNetwork()
-        let (a, b) = try makePair(network)
+        let (a, b) = try makePair(network) { $0.inlineCrypto = inline }
         a.send(to: b, tag: 0)
         _ = try #require(b.tunnel.delivered())
         let removed = try #require(a.peer(b))
@@ -253,8 +256,11 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
 
     @Test func aFullWorkQueueDropsButKeepsOrderAndBuffers() throws {
         let network = MemoryNetwork()
-        // One worker and a two-deep work queue: a burst must overflow it.
-        let (a, b) = try makePair(network) { $0.cpus = [Threads.allowedCPUs()[0]]; $0.workQueueCapacity = 2 }
+        // One worker and a two-deep work queue, every data packet handed to it: a burst must
+        // overflow it.
+        let (a, b) = try makePair(network) {
+            $0.cpus = [Threads.allowedCPUs()[0]]; $0.workQueueCapacity = 2; $0.inlineCrypto = false
+        }
         a.send(to: b, tag: 0)
         _ = try #require(b.tunnel.delivered())
         for tag in 1...250 { a.send(to: b, tag: UInt8(tag)) }
@@ -273,8 +279,9 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
     @Test func aDryJobPoolDropsAndCountsButKeepsOrderBuffersAndChunks() throws {
         let network = MemoryNetwork()
         // Two chunks of job slots per interface (32 packets for all queues), far below the
-        // per-peer bound: a burst runs the pool dry long before the queue is full.
-        let (a, b) = try makePair(network) { $0.cpus = [Threads.allowedCPUs()[0]]; $0.jobChunks = 2 }
+        // per-peer bound: a burst handed to one worker runs the pool dry long before the queue
+        // is full. (Inline, a reader holds one slot at a time: it cannot.)
+        let (a, b) = try makePair(network) { $0.cpus = [Threads.allowedCPUs()[0]]; $0.jobChunks = 2; $0.inlineCrypto = false }
         a.send(to: b, tag: 0)
         _ = try #require(b.tunnel.delivered())
         for tag in 1...250 { a.send(to: b, tag: UInt8(tag)) }
