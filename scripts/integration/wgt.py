@@ -6,6 +6,9 @@
   uapi-hold SOCK SECONDS [TEXT]         connect, send TEXT (may be empty), hold, close
   uapi-get SOCK                         raw "get=1" reply
   uapi-many SOCK N                      N connections at once, a get on each; exit 0 if all ok
+  uapi-crowd SOCK IDLE HALF GETS SETS WAIT   stalled clients (IDLE send nothing, HALF half a
+                                        set), then GETS + SETS well-behaved ones at once; prints
+                                        who was served, refused, timed out and when (t68)
   gen-big-conf OUT PRIVKEY_FILE NPEERS NV6   a setconf file: NPEERS peers, each with one
                                         203.0.113.x/32 and NV6 fd00:a::/128s (NPEERS <= 256)
   gen-one-peer-conf OUT PRIVKEY_FILE SHAPE   a setconf file with one peer and many allowed IPs:
@@ -220,6 +223,118 @@ def cmd_uapi_many(sock, n):
         s.close()
     print(f"{ok}/{n} replies ok")
     return ok == n
+
+
+def cmd_uapi_crowd(sock, idle, half, gets, sets, wait):
+    """Connects IDLE clients that send nothing and HALF that send half a set (no blank line), and
+    holds them; then, once the server has had a moment to take them, GETS + SETS well-behaved
+    clients at once (a thread each), each sending get=1 or a set adding a peer of its own. Each
+    well-behaved client waits at most WAIT seconds for its reply; each stalled one holds its
+    connection until the server closes it or WAIT + 10 seconds have passed. Then one get shows
+    which sets were applied. Prints one "crowd:" line of key=value figures (times in seconds from
+    when the well-behaved clients started) and exits 0."""
+    import threading
+    idle, half, gets, sets, wait = int(idle), int(half), int(gets), int(sets), float(wait)
+    if not (0 <= idle + half <= 1000 and 0 < gets + sets <= 1000 and 0 < wait <= 60):
+        raise SystemExit("uapi-crowd: at most 1000 clients of each kind, 0 < WAIT <= 60")
+    rnd = random.Random(68)
+    stalled_keys = [rnd.randbytes(32).hex() for _ in range(half)]
+    set_keys = [rnd.randbytes(32).hex() for _ in range(sets)]
+    lock = threading.Lock()
+    cut, results = [], []
+    t_conn0 = time.monotonic()
+    t0 = [t_conn0]  # set when the well-behaved clients start
+
+    def hold(s):
+        s.settimeout(wait + 10)
+        try:
+            while s.recv(4096):
+                pass
+            with lock:
+                cut.append(time.monotonic())
+        except (socket.timeout, OSError):
+            pass
+        s.close()
+
+    holders = []
+    for i in range(idle + half):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(sock)
+        if i >= idle:
+            k = i - idle
+            s.sendall(f"set=1\npublic_key={stalled_keys[k]}\nallowed_ip=fd00:68:ff::{k:x}/128\n".encode())
+        th = threading.Thread(target=hold, args=(s,), daemon=True)
+        th.start()
+        holders.append(th)
+    time.sleep(0.3)  # the server takes the stalled clients first: the worst case for the rest
+
+    def client(kind, j, start):
+        start.wait(10)
+        t = time.monotonic()
+        outcome = "timeout"
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(wait)
+            s.connect(sock)
+            if kind == "get":
+                s.sendall(b"get=1\n\n")
+            else:
+                s.sendall(f"set=1\npublic_key={set_keys[j]}\nallowed_ip=fd00:68::{j:x}/128\n\n".encode())
+            data, how = read_reply(s, max(0.1, wait - (time.monotonic() - t)))
+            s.close()
+            if data.endswith(b"errno=0\n\n"):
+                outcome = "served"
+            elif how in ("closed", "reset") or data.startswith(b"errno=") or b"\nerrno=" in data:
+                outcome = "refused"
+        except (socket.timeout, TimeoutError):
+            outcome = "timeout"
+        except OSError:
+            outcome = "refused"
+        with lock:
+            results.append((kind, outcome, time.monotonic() - t0[0]))
+
+    start = threading.Event()
+    workers = [threading.Thread(target=client, args=("get", j, start), daemon=True) for j in range(gets)]
+    workers += [threading.Thread(target=client, args=("set", j, start), daemon=True) for j in range(sets)]
+    for th in workers:
+        th.start()
+    t0[0] = time.monotonic()
+    start.set()
+    for th in workers:
+        th.join(wait + 5)
+    t_good = time.monotonic() - t0[0]
+    for th in holders:
+        th.join(max(0.0, t0[0] + wait + 12 - time.monotonic()))
+
+    applied = stalled_applied = -1
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(UAPI_TIMEOUT)
+        s.connect(sock)
+        s.sendall(b"get=1\n\n")
+        data, _ = read_reply(s, UAPI_TIMEOUT)
+        s.close()
+        keys = set(l[len("public_key="):] for l in data.decode("latin-1").split("\n") if l.startswith("public_key="))
+        applied = sum(k in keys for k in set_keys)
+        stalled_applied = sum(k in keys for k in stalled_keys)
+    except OSError:
+        pass
+    with lock:
+        rs, cuts = list(results), sorted(c - t0[0] for c in cut)
+    served = [r for r in rs if r[1] == "served"]
+    times = sorted(r[2] for r in served)
+    fig = lambda x: f"{x:.2f}"
+    print("crowd:"
+          f" good={gets + sets} gets={gets} sets={sets}"
+          f" served={len(served)} refused={sum(r[1] == 'refused' for r in rs)}"
+          f" timedout={sum(r[1] == 'timeout' for r in rs) + (gets + sets - len(rs))}"
+          f" served_gets={sum(r[0] == 'get' for r in served)} served_sets={sum(r[0] == 'set' for r in served)}"
+          f" first={fig(times[0]) if times else '-'} median={fig(times[len(times) // 2]) if times else '-'}"
+          f" last={fig(times[-1]) if times else '-'} good_done={fig(t_good)}"
+          f" stalled={idle + half} idle={idle} half={half} cut={len(cuts)} still_open={idle + half - len(cuts)}"
+          f" cut_first={fig(cuts[0]) if cuts else '-'} cut_last={fig(cuts[-1]) if cuts else '-'}"
+          f" sets_applied={applied} half_sets_applied={stalled_applied}")
 
 
 def cmd_uapi_get(sock):
@@ -476,6 +591,7 @@ def main(argv):
         "uapi-hold": cmd_uapi_hold,
         "uapi-get": cmd_uapi_get,
         "uapi-many": cmd_uapi_many,
+        "uapi-crowd": cmd_uapi_crowd,
         "gen-big-conf": cmd_gen_big_conf,
         "gen-one-peer-conf": cmd_gen_one_peer_conf,
         "pcap-udp-payload": cmd_pcap_udp_payload,
