@@ -15,6 +15,12 @@
                                         SHAPE "selftest" (the kernel's 255 * 256 * 2) or a count
   pcap-udp-payload PCAP OUT             UDP payload of the first packet in an Ethernet pcap
   udp-send HOST PORT KIND [COUNT] [ARG] send crafted UDP datagrams (see KINDS)
+  pcap-udp-payloads PCAP OUT            every UDP payload in a pcap, as flood.c's records
+  gen-initiations OUT PUB COUNT         COUNT distinct initiations with a valid mac1 for PUB,
+                                        as flood.c's records (2-byte little-endian length, bytes)
+  gen-garbage OUT PUB COUNT [RECORDS]   COUNT datagrams of the junk mix (GARBAGE_MIX) as
+                                        flood.c's records; RECORDS (captured real data packets,
+                                        from pcap-udp-payloads) are the mix's replays
   state-file OUT --name IF --key KEYFILE [--port N] [--mtu N] [--fwmark N] [--address A]...
              [--routes] [--peer PUB [--endpoint E] [--allowed LIST] [--keepalive N] [--psk F]]...
                                         a router-mode state file (schema version 1)
@@ -397,7 +403,8 @@ def cmd_gen_one_peer_conf(out, privkey_file, shape):
 
 
 # ---------------------------------------------------------------------------------------------
-def cmd_pcap_udp_payload(pcap, out):
+def pcap_packets(pcap, limit=100_000):
+    """(linktype, packet bytes) of each packet in a pcap file, at most LIMIT."""
     with open(pcap, "rb") as f:
         gh = f.read(24)
         if len(gh) < 24:
@@ -405,11 +412,48 @@ def cmd_pcap_udp_payload(pcap, out):
         magic = struct.unpack("<I", gh[:4])[0]
         endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
         linktype = struct.unpack(endian + "I", gh[20:24])[0]
-        rh = f.read(16)
-        if len(rh) < 16:
-            raise SystemExit("pcap: no packet")
-        caplen = struct.unpack(endian + "IIII", rh)[2]
-        pkt = f.read(caplen)
+        for _ in range(limit):
+            rh = f.read(16)
+            if len(rh) < 16:
+                return
+            caplen = struct.unpack(endian + "IIII", rh)[2]
+            yield linktype, f.read(caplen)
+
+
+def cmd_pcap_udp_payload(pcap, out):
+    first = next(pcap_packets(pcap, 1), None)
+    if first is None:
+        raise SystemExit("pcap: no packet")
+    payload = udp_payload(*first)
+    with open(out, "wb") as f:
+        f.write(payload)
+    print(f"{len(payload)} bytes, type {payload[0] if payload else -1}")
+
+
+def cmd_pcap_udp_payloads(pcap, out):
+    payloads = [udp_payload(lt, pkt) for lt, pkt in pcap_packets(pcap)]
+    write_records(out, payloads)
+    print(f"{len(payloads)} payloads, types {sorted(set(p[0] for p in payloads if p))}")
+
+
+def write_records(out, datagrams):
+    with open(out, "wb") as f:
+        for d in datagrams:
+            f.write(struct.pack("<H", len(d)) + d)
+
+
+def read_records(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    out, off = [], 0
+    while off + 2 <= len(data):
+        n = struct.unpack("<H", data[off:off + 2])[0]
+        out.append(data[off + 2:off + 2 + n])
+        off += 2 + n
+    return out
+
+
+def udp_payload(linktype, pkt):
     if linktype == 1:      # Ethernet
         etype = struct.unpack("!H", pkt[12:14])[0]
         ip = pkt[14:]
@@ -428,10 +472,7 @@ def cmd_pcap_udp_payload(pcap, out):
     else:
         raise SystemExit(f"pcap: ethertype {etype:#x}")
     ulen = struct.unpack("!H", udp[4:6])[0]
-    payload = udp[8:ulen]
-    with open(out, "wb") as f:
-        f.write(payload)
-    print(f"{len(payload)} bytes, type {payload[0] if payload else -1}")
+    return udp[8:ulen]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -534,6 +575,96 @@ def cmd_flood(host, port, pub_b64, count, seconds="3"):
     print(f"sent {count} initiations; cookie replies {cookies}; other replies {other}")
 
 
+def cmd_gen_initiations(out, pub_b64, count):
+    """COUNT initiations with a valid mac1 for PUB and random bodies (each distinct, so each costs
+    a responder that is not under load a DH before it fails), as flood.c's records."""
+    count = int(count)
+    if not 0 < count <= 1_000_000:
+        raise SystemExit("gen-initiations: 0 < COUNT <= 1000000")
+    rnd = random.Random(count)
+    mac1_key = hashlib.blake2s(b"mac1----" + base64.b64decode(pub_b64)).digest()
+    with open(out, "wb") as f:
+        for _ in range(count):
+            alpha = b"\x01\0\0\0" + rnd.randbytes(112)
+            mac1 = hashlib.blake2s(alpha, digest_size=16, key=mac1_key).digest()
+            f.write(struct.pack("<H", 148) + alpha + mac1 + bytes(16))
+    print(f"{count} initiations")
+
+
+# The junk of t67, by weight (of 100): every kind is one wgd must drop and count.
+GARBAGE_MIX = [
+    ("random", 20),                 # random bytes, 1 to 1,472 of them
+    ("empty", 1),                   # a datagram of no bytes
+    ("trunc-init", 8),              # each message type, its header right, cut short
+    ("trunc-resp", 8),
+    ("trunc-cookie", 8),
+    ("trunc-data", 8),
+    ("unknown-type", 12),           # types 0, 5 and 255 at the sizes of real messages
+    ("bad-reserved", 4),            # a real type with nonzero reserved bytes
+    ("init-bad-mac1", 6),           # the exact size of an initiation, mac1 wrong
+    ("resp-bad-mac1", 6),           # the exact size of a response, mac1 wrong
+    ("cookie-unknown-index", 5),    # the exact size of a cookie reply, for no handshake of ours
+    ("data-unknown-index", 8),      # data messages for receiver indices no session has
+    ("replay", 6),                  # captured real data packets sent again
+]
+
+
+def garbage(kind, rnd, replays, i):
+    rb = rnd.randbytes
+    if kind == "random":
+        return rb(rnd.randrange(1, 1473))
+    if kind == "empty":
+        return b""
+    if kind.startswith("trunc-"):
+        t, size = {"trunc-init": (1, 148), "trunc-resp": (2, 92), "trunc-cookie": (3, 64), "trunc-data": (4, 32)}[kind]
+        n = rnd.randrange(1, size)
+        return (bytes([t, 0, 0, 0]) + rb(size))[:n]
+    if kind == "unknown-type":
+        return bytes([rnd.choice([0, 5, 255]), 0, 0, 0]) + rb(rnd.choice([144, 88, 60, 28, 1468]))
+    if kind == "bad-reserved":
+        t, size = rnd.choice([(1, 148), (2, 92), (3, 64), (4, 48)])
+        return bytes([t]) + bytes(rnd.randrange(1, 256) for _ in range(3)) + rb(size - 4)
+    if kind == "init-bad-mac1":
+        return b"\x01\0\0\0" + rb(144)
+    if kind == "resp-bad-mac1":
+        return b"\x02\0\0\0" + rb(88)
+    if kind == "cookie-unknown-index":
+        return b"\x03\0\0\0" + rb(60)
+    if kind == "data-unknown-index":
+        return b"\x04\0\0\0" + rb(12 + 16 * rnd.randrange(1, 91))
+    if kind == "replay":
+        return replays[i % len(replays)]
+    raise SystemExit(f"unknown garbage kind {kind}")
+
+
+def cmd_gen_garbage(out, pub_b64, count, records=None):
+    """COUNT datagrams of GARBAGE_MIX, shuffled, as flood.c's records. Without RECORDS (real data
+    packets to replay) the replays' share goes to data-unknown-index. Prints the mix.
+    PUB is unused by the kinds but keeps the garbage for one responder's port in one place."""
+    del pub_b64
+    count = int(count)
+    if not 0 < count <= 1_000_000:
+        raise SystemExit("gen-garbage: 0 < COUNT <= 1000000")
+    replays = [r for r in read_records(records) if r[:1] == b"\x04"] if records else []
+    rnd = random.Random(6700 + count)
+    total = sum(w for _, w in GARBAGE_MIX)
+    plan = []
+    for kind, weight in GARBAGE_MIX:
+        if kind == "replay" and not replays:
+            kind = "data-unknown-index"
+        plan += [kind] * (count * weight // total)
+    plan += ["random"] * (count - len(plan))
+    rnd.shuffle(plan)
+    tally = {}
+    datagrams = []
+    for i, kind in enumerate(plan):
+        datagrams.append(garbage(kind, rnd, replays, i))
+        tally[kind] = tally.get(kind, 0) + 1
+    write_records(out, datagrams)
+    print(f"{count} datagrams: " + " ".join(f"{k}={v}" for k, v in tally.items())
+          + (f" (replays of {len(replays)} captured data packets)" if replays else ""))
+
+
 def cmd_state_file(out, *args):
     iface = {"name": None, "private_key": None, "listen_port": 0, "fwmark": 0, "mtu": 1420,
              "addresses": [], "routes": False, "peers": []}
@@ -595,6 +726,9 @@ def main(argv):
         "gen-big-conf": cmd_gen_big_conf,
         "gen-one-peer-conf": cmd_gen_one_peer_conf,
         "pcap-udp-payload": cmd_pcap_udp_payload,
+        "pcap-udp-payloads": cmd_pcap_udp_payloads,
+        "gen-initiations": cmd_gen_initiations,
+        "gen-garbage": cmd_gen_garbage,
         "udp-send": cmd_udp_send,
         "flood": cmd_flood,
         "state-file": cmd_state_file,
