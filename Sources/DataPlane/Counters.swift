@@ -13,6 +13,12 @@ public final class Counters: Sendable {
 
     public subscript(_ reason: Reason) -> UInt64 { counts[reason.rawValue].load(ordering: .relaxed) }
 
+    /// "noBuffer=0 noRoute=0 … sendFailed=0": every count, zero or not, in the order of `Reason`
+    /// (what SIGUSR1 prints: a reader can tell a zero from a reason it does not know).
+    public var report: String {
+        Reason.allCases.map { "\($0)=\(self[$0])" }.joined(separator: " ")
+    }
+
     /// "noBuffer=3 queueFull=1 …", the non-zero counts.
     public var summary: String {
         let parts = Reason.allCases.compactMap { reason -> String? in

@@ -10,6 +10,8 @@ final class ServerContext: Sendable {
     let socketPath: String
     let identity: FileIdentity
     let readTimeout: Int32
+    /// How long a client may be silent while every connection is taken and others wait.
+    let busyIdleTimeout: Int32
     let maxConnections: Int
     let maxRequestLength: Int
     let log: @Sendable (String) -> Void
@@ -23,17 +25,20 @@ final class ServerContext: Sendable {
     let listening: Mutex<ListeningSocket?>
     let acceptThread = ThreadGroup()
     let connections = ThreadGroup()
+    /// The connections being served, for cutting silent ones when others wait.
+    let served = ServedConnections()
     /// Who may talk to us besides root: the daemon's own user (wgd may drop privileges).
     let ownUID = geteuid()
 
     init(target: any ControlTarget, socketPath: String, identity: FileIdentity, listening: ListeningSocket,
-         stop: StopSignal, readTimeout: Int32, maxConnections: Int, maxRequestLength: Int, log: @escaping @Sendable (String) -> Void,
-         onSocketDeleted: @escaping @Sendable () -> Void) {
+         stop: StopSignal, readTimeout: Int32, busyIdleTimeout: Int32, maxConnections: Int, maxRequestLength: Int,
+         log: @escaping @Sendable (String) -> Void, onSocketDeleted: @escaping @Sendable () -> Void) {
         self.target = target
         self.socketPath = socketPath
         self.identity = identity
         self.listening = Mutex(listening)
         self.readTimeout = readTimeout
+        self.busyIdleTimeout = busyIdleTimeout
         self.maxConnections = maxConnections
         self.maxRequestLength = maxRequestLength
         self.log = log
@@ -57,7 +62,8 @@ final class ServerContext: Sendable {
         if listening.watch.socketGone() { return true }
         while true {
             // At the limit, connections wait in the listen backlog (SOMAXCONN deep) until one of
-            // ours ends: every client is served in turn, and memory stays bounded.
+            // ours ends: every client is served in turn, and memory stays bounded. While some
+            // wait, connections whose client is silent give their slot up (ServedConnections).
             let full = connections.count >= maxConnections
             var fds = (pollfd(fd: full ? -1 : listening.socket.rawValue, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: listening.watch.pollable, events: Int16(POLLIN), revents: 0),
@@ -69,7 +75,19 @@ final class ServerContext: Sendable {
             if fds.2.revents != 0 { return false }
             if fds.1.revents != 0, listening.watch.socketGone() { return true }
             if fds.0.revents != 0 { acceptOne(listening.socket) }
+            if full, hasWaitingClient(listening.socket) {
+                let cut = served.cutSilent(forAtLeast: busyIdleTimeout, now: Clock.now())
+                if cut > 0 {
+                    log("uapi: all \(maxConnections) connections taken and clients waiting: cut \(cut) silent for \(busyIdleTimeout) ms")
+                }
+            }
         }
+    }
+
+    /// Whether a connection waits in the listen backlog (the listener is readable).
+    private func hasWaitingClient(_ listener: borrowing FileDescriptor) -> Bool {
+        var fd = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
+        return poll(&fd, 1, 0) > 0 && fd.revents & Int16(POLLIN) != 0
     }
 
     private func acceptOne(_ listener: borrowing FileDescriptor) {
@@ -118,7 +136,7 @@ final class ServerContext: Sendable {
     private func serve(_ connection: consuming FileDescriptor) {
         let stream: UAPIStream
         do {
-            stream = try UAPIStream(socket: connection, stop: stop, timeoutMilliseconds: readTimeout)
+            stream = try UAPIStream(socket: connection, stop: stop, timeoutMilliseconds: readTimeout, served: served)
         } catch {
             log("uapi: cannot set up a connection: \(error)")
             return

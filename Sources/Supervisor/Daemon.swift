@@ -57,7 +57,7 @@ public enum Daemon {
         // so that every thread inherits the mask.
         var signals = sigset_t()
         sigemptyset(&signals)
-        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGUSR1] { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
         var interfaceOptions = InterfaceOptions()
@@ -106,8 +106,15 @@ public enum Daemon {
         log.verbose("interface \(options.interface) up, UAPI on \(server.socketPath), \(interfaceOptions.cpus.count) workers")
         readiness?.succeed()
 
+        // SIGUSR1: the drop counters, one line, and run on (the kernel shows its drops in
+        // `ip -s link`; a userspace daemon has no such place).
         var received: Int32 = 0
-        repeat { sigwait(&signals, &received) } while received == 0
+        while true {
+            received = 0
+            sigwait(&signals, &received)
+            if received == SIGUSR1 { log.notice("dropped: \(interface.counters.report)"); continue }
+            if received != 0 { break }
+        }
         log.verbose("shutting down (signal \(received))")
         monitorStop.raise()
         server.stop()

@@ -17,6 +17,9 @@ public final class Log: Sendable {
 
     public func error(_ message: String) { emit(.error, LOG_ERR, "ERROR: ", message) }
 
+    /// What an admin asked for (SIGUSR1's counters): logged unless LOG_LEVEL=silent.
+    public func notice(_ message: String) { emit(.error, LOG_NOTICE, "INFO: ", message) }
+
     public func verbose(_ message: String) { emit(.verbose, LOG_INFO, "DEBUG: ", message) }
 
     private func emit(_ needed: LogLevel, _ priority: Int32, _ tag: String, _ message: String) {

@@ -25,7 +25,9 @@ public enum UAPIServerError: Error, Equatable, Sendable, CustomStringConvertible
 /// exactly as wireguard-go does, so that the stock `wg` tool drives wgd.
 ///
 /// Threads: one accepts (and watches the socket file), one per connection (at most
-/// `maxConnections`). Every wait is bounded by the read timeout and cut short by `stop()`.
+/// `maxConnections`; more wait in the listen backlog). Every wait is bounded by the read timeout
+/// and cut short by `stop()`; while the connections are all taken and a client waits, a client
+/// silent for the busy timeout loses its connection, so that stalled clients block no one.
 public final class UAPIServer: Sendable {
     public let socketPath: String
     private let context: ServerContext
@@ -42,8 +44,14 @@ public final class UAPIServer: Sendable {
     ///   bounds what each connection can make the daemon hold. The default, 32 MiB, has room for
     ///   400,000 allowed IPs in their longest spelling (about 25 MB; in wg's usual spelling they
     ///   take about 12 MB, and the kernel selftest's 130,560 about 4 MB).
+    /// - readTimeoutMilliseconds: a connection whose client sends nothing (or reads nothing of a
+    ///   reply) for this long is closed.
+    /// - busyIdleTimeoutMilliseconds: sooner, this long, while all `maxConnections` are taken and
+    ///   another client waits in the backlog, so that stalled clients cannot hold the socket
+    ///   against everyone else (`ServedConnections`).
     public init(interface name: String, directory: String = "/var/run/wireguard", target: any ControlTarget,
-                readTimeoutMilliseconds: Int32 = 10_000, maxConnections: Int = 32, maxRequestLength: Int = 32 << 20,
+                readTimeoutMilliseconds: Int32 = 10_000, busyIdleTimeoutMilliseconds: Int32 = 1_000,
+                maxConnections: Int = 32, maxRequestLength: Int = 32 << 20,
                 onSocketDeleted: @escaping @Sendable () -> Void = {},
                 log: @escaping @Sendable (String) -> Void = { _ in }) throws(UAPIServerError) {
         guard InterfaceName.isValid(name) else {
@@ -69,7 +77,9 @@ public final class UAPIServer: Sendable {
         socketPath = path
         context = ServerContext(target: target, socketPath: path, identity: identity,
                                 listening: listening, stop: stop,
-                                readTimeout: max(readTimeoutMilliseconds, 1), maxConnections: max(maxConnections, 1),
+                                readTimeout: max(readTimeoutMilliseconds, 1),
+                                busyIdleTimeout: min(max(busyIdleTimeoutMilliseconds, 1), max(readTimeoutMilliseconds, 1)),
+                                maxConnections: max(maxConnections, 1),
                                 maxRequestLength: max(maxRequestLength, 1),
                                 log: log, onSocketDeleted: onSocketDeleted)
     }

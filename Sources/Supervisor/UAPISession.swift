@@ -142,6 +142,7 @@ struct UAPISession {
         switch end {
         case .endOfStream, .truncated: "the client closed mid-request"
         case .timedOut: "no data for \(context.readTimeout) ms"
+        case .cut: "cut: silent for \(context.busyIdleTimeout) ms while all \(context.maxConnections) connections were taken and other clients waited"
         case .stopping: "the server is stopping"
         case .failed(let errno): "read failed: \(errno)"
         }

@@ -10,6 +10,9 @@ enum StreamEnd: Error {
     case truncated
     /// Nothing arrived, or nothing could be sent, for the whole read timeout.
     case timedOut
+    /// Cut by the server: the client was silent while every connection was taken and other
+    /// clients waited (`ServedConnections`).
+    case cut
     case stopping
     case failed(Errno)
 }
@@ -35,20 +38,31 @@ final class UAPIStream {
     private let socket: FileDescriptor
     private let stop: StopSignal
     private let timeout: Int32
+    /// The server's table of connections, where this one says when it waits on its client.
+    private let served: ServedConnections?
+    private let entry: ServedConnections.Entry?
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: UAPIStream.bufferSize, alignment: 1)
     private var start = 0  // buffer[start..<end] is received and not yet consumed
     private var end = 0
     /// Bytes taken from the connection as lines so far (dropped bytes of overlong lines too).
     private(set) var consumed = 0
 
-    init(socket: consuming FileDescriptor, stop: StopSignal, timeoutMilliseconds: Int32) throws(Errno) {
+    init(socket: consuming FileDescriptor, stop: StopSignal, timeoutMilliseconds: Int32,
+         served: ServedConnections? = nil) throws(Errno) {
         try socket.setNonBlocking()
+        entry = served?.register(fd: socket.rawValue)
+        self.served = served
         self.socket = socket
         self.stop = stop
         self.timeout = timeoutMilliseconds
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        // Out of the table before the descriptor closes (after this body), so that a cut never
+        // reaches a number the system has handed to someone else.
+        if let entry { served?.unregister(entry) }
+        buffer.deallocate()
+    }
 
     func readLine() throws(StreamEnd) -> RequestLine {
         var discarding = false
@@ -90,6 +104,7 @@ final class UAPIStream {
             } catch where error == .again {
                 try wait(for: POLLOUT)
             } catch {
+                if entry?.isCut == true { throw .cut }
                 throw .failed(error)
             }
         }
@@ -126,15 +141,26 @@ final class UAPIStream {
             } catch {
                 throw .failed(error)
             }
-            if count == 0 { throw midLine ? .truncated : .endOfStream }
+            if count == 0 {
+                if entry?.isCut == true { throw .cut }
+                throw midLine ? .truncated : .endOfStream
+            }
             end += count
             return
         }
     }
 
     private func wait(for events: Int32) throws(StreamEnd) {
+        if entry?.isCut == true { throw .cut }
+        entry?.beginWaiting(now: Clock.now())
         let readiness: Readiness
-        do { readiness = try waitFor(events, on: socket.rawValue, or: stop, milliseconds: timeout) } catch { throw .failed(error) }
+        do {
+            defer { entry?.endWaiting() }
+            readiness = try waitFor(events, on: socket.rawValue, or: stop, milliseconds: timeout)
+        } catch {
+            throw .failed(error)
+        }
+        if entry?.isCut == true { throw .cut }
         switch readiness {
         case .ready: return
         case .timedOut: throw .timedOut

@@ -347,6 +347,80 @@ import Supervisor
         _ = idle
     }
 
+    /// Stalled clients that take every slot (one silent, one half-way through a set) must not
+    /// make the next client wait for their read timeout: while it waits, they are cut once they
+    /// have been silent for the busy timeout, and the half set is not applied.
+    @Test func stalledClientsHoldingEverySlotAreCutForAWaitingOne() throws {
+        let h = try Harness(readTimeout: 10_000, busyIdleTimeout: 300, maxConnections: 2)
+        let connected = Date()
+        let silent = try h.client(timeoutSeconds: 15)
+        let halfSet = try h.client(timeoutSeconds: 15)
+        try halfSet.send("set=1\nlisten_port=7777\n")
+        usleep(100_000)  // both taken by the server
+        let waiting = try h.client(timeoutSeconds: 8)
+        #expect(try waiting.request("get=1\n\n") == "errno=0\n\n")
+        let waited = Date().timeIntervalSince(connected)
+        #expect(waited < 5, "the waiting client was served \(waited) s later: it waited for the read timeout")
+        #expect(waited >= 0.3, "served after \(waited) s: the stalled clients were cut before the busy timeout")
+        // Both stalled clients were closed on (nothing sent to them), and the half set changed nothing.
+        #expect(try silent.readUntilClosed() == "")
+        #expect(try halfSet.readUntilClosed() == "")
+        #expect(Date().timeIntervalSince(connected) < 5)
+        #expect(h.logs.waitFor("connections taken and clients waiting: cut"))
+        #expect(h.logs.waitFor("set abandoned, nothing applied: cut: silent for 300 ms"))
+        #expect(h.target.applyCalls == 0)
+        #expect(try h.get() == "errno=0\n\n")
+    }
+
+    /// The busy timeout applies only while every slot is taken and someone waits: a silent client
+    /// alone, or holding the last slot with no one behind it, keeps its connection until the read
+    /// timeout, and can still finish its request.
+    @Test func silentClientsAreNotCutWhileNoOneWaits() throws {
+        let h = try Harness(readTimeout: 10_000, busyIdleTimeout: 200, maxConnections: 2)
+        let first = try h.client(timeoutSeconds: 15)
+        let second = try h.client(timeoutSeconds: 15)
+        try second.send("set=1\n")
+        usleep(800_000)  // four busy timeouts, all slots taken, nobody waiting
+        #expect(!first.hasPendingInput, "a silent client was cut with no one waiting")
+        #expect(!second.hasPendingInput, "a client mid-set was cut with no one waiting")
+        #expect(try second.request("listen_port=4242\n\n") == "errno=0\n\n")
+        #expect(try first.request("get=1\n\n") == "listen_port=4242\nerrno=0\n\n")
+        #expect(!h.logs.all.contains { $0.contains("cut") })
+    }
+
+    /// A client busy with its request (here streaming a large set without pause) is not silent
+    /// and is never cut, even while others wait for its slot.
+    @Test func aClientThatKeepsSendingIsNotCut() throws {
+        let h = try Harness(readTimeout: 10_000, busyIdleTimeout: 500, maxConnections: 1)
+        // 40,000 allowed IPs for one peer, in lines of ~30 bytes, sent over about 1.5 s.
+        var body = "public_key=\(keyHex(5))\n"
+        for i in 0..<40_000 { body += "allowed_ip=fd00:77::\(String(i, radix: 16))/128\n" }
+        let bytes = Array(body.utf8)
+        let streaming = try h.client(timeoutSeconds: 15)
+        try streaming.send("set=1\n")
+        let fd = streaming.fd
+        let finished = DispatchSemaphore(value: 0)
+        try Threads.spawn(name: "test-streamer") {
+            var done = 0
+            while done < bytes.count {
+                let n = min(16_384, bytes.count - done)
+                let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, n, Int32(MSG_NOSIGNAL)) }
+                if count <= 0 { break }
+                done += count
+                usleep(20_000)
+            }
+            finished.signal()
+        }
+        usleep(100_000)
+        let waiting = try h.client(timeoutSeconds: 15)
+        try waiting.send("get=1\n\n")
+        #expect(finished.wait(timeout: .now() + 20) == .success)
+        #expect(try streaming.request("\n") == "errno=0\n\n", "the streaming client was cut")
+        // Silent now, with the other client still waiting: cut, and the other served.
+        #expect(try streaming.readUntilClosed() == "")
+        #expect(try waiting.readReply().text.hasSuffix("allowed_ip=fd00:77::9c3f/128\nerrno=0\n\n"))
+    }
+
     // MARK: the socket file
 
     @Test func secondServerOnSameNameIsAlreadyRunning() throws {

@@ -388,6 +388,34 @@ pids_of_sock() {
   nsx "$1" ss -xlpn 2>/dev/null | grep -F "$(sock_of "$2") " | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
 }
 
+# build_flood: compiles flood.c (the fast UDP sender of t66 and t67) into $WGT_TMP/flood and sets
+# FLOOD; skips the test when there is no C compiler.
+build_flood() {
+  command -v cc >/dev/null 2>&1 || skip_all "no C compiler for flood.c (apt-get install gcc libc6-dev)"
+  FLOOD="$WGT_TMP/flood"
+  cc -O2 -Wall -o "$FLOOD" "$WGT_DIR/flood.c" >"$WGT_TMP/flood-cc.out" 2>&1 \
+    || { _wgt_show_output "$WGT_TMP/flood-cc.out"; abort "cc flood.c"; }
+}
+
+# proc_kb PID FIELD: kB of FIELD (VmRSS, VmHWM) in /proc/PID/status.
+proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+# counters_of IFNAME: a wgd's drop counters ("noBuffer=0 ... sendFailed=0"), from the line it
+# logs on SIGUSR1 (wgd only: SIGUSR1 ends wireguard-go). Waits at most 3 s for the new line.
+counters_of() {
+  local log=${IMPL_LOG[$1]} pid=${IMPL_PID[$1]} before i
+  before=$(grep -c 'dropped: noBuffer=' "$log")
+  kill -USR1 "$pid" 2>/dev/null || return 1
+  for ((i = 0; i < 30; i++)); do
+    [ "$(grep -c 'dropped: noBuffer=' "$log")" -gt "$before" ] && break
+    sleep 0.1
+  done
+  grep 'dropped: noBuffer=' "$log" | tail -n 1 | sed 's/.*dropped: //'
+}
+
+# counters_total "noBuffer=1 malformed=2 ...": the sum of the counts.
+counters_total() { tr ' ' '\n' <<<"$1" | awk -F= 'NF == 2 { s += $2 } END { print s + 0 }'; }
+
 # ---------------------------------------------------------------------------------------------
 # Keys and configuration
 

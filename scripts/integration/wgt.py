@@ -6,12 +6,21 @@
   uapi-hold SOCK SECONDS [TEXT]         connect, send TEXT (may be empty), hold, close
   uapi-get SOCK                         raw "get=1" reply
   uapi-many SOCK N                      N connections at once, a get on each; exit 0 if all ok
+  uapi-crowd SOCK IDLE HALF GETS SETS WAIT   stalled clients (IDLE send nothing, HALF half a
+                                        set), then GETS + SETS well-behaved ones at once; prints
+                                        who was served, refused, timed out and when (t68)
   gen-big-conf OUT PRIVKEY_FILE NPEERS NV6   a setconf file: NPEERS peers, each with one
                                         203.0.113.x/32 and NV6 fd00:a::/128s (NPEERS <= 256)
   gen-one-peer-conf OUT PRIVKEY_FILE SHAPE   a setconf file with one peer and many allowed IPs:
                                         SHAPE "selftest" (the kernel's 255 * 256 * 2) or a count
   pcap-udp-payload PCAP OUT             UDP payload of the first packet in an Ethernet pcap
   udp-send HOST PORT KIND [COUNT] [ARG] send crafted UDP datagrams (see KINDS)
+  pcap-udp-payloads PCAP OUT            every UDP payload in a pcap, as flood.c's records
+  gen-initiations OUT PUB COUNT         COUNT distinct initiations with a valid mac1 for PUB,
+                                        as flood.c's records (2-byte little-endian length, bytes)
+  gen-garbage OUT PUB COUNT [RECORDS]   COUNT datagrams of the junk mix (GARBAGE_MIX) as
+                                        flood.c's records; RECORDS (captured real data packets,
+                                        from pcap-udp-payloads) are the mix's replays
   state-file OUT --name IF --key KEYFILE [--port N] [--mtu N] [--fwmark N] [--address A]...
              [--routes] [--peer PUB [--endpoint E] [--allowed LIST] [--keepalive N] [--psk F]]...
                                         a router-mode state file (schema version 1)
@@ -222,6 +231,118 @@ def cmd_uapi_many(sock, n):
     return ok == n
 
 
+def cmd_uapi_crowd(sock, idle, half, gets, sets, wait):
+    """Connects IDLE clients that send nothing and HALF that send half a set (no blank line), and
+    holds them; then, once the server has had a moment to take them, GETS + SETS well-behaved
+    clients at once (a thread each), each sending get=1 or a set adding a peer of its own. Each
+    well-behaved client waits at most WAIT seconds for its reply; each stalled one holds its
+    connection until the server closes it or WAIT + 10 seconds have passed. Then one get shows
+    which sets were applied. Prints one "crowd:" line of key=value figures (times in seconds from
+    when the well-behaved clients started) and exits 0."""
+    import threading
+    idle, half, gets, sets, wait = int(idle), int(half), int(gets), int(sets), float(wait)
+    if not (0 <= idle + half <= 1000 and 0 < gets + sets <= 1000 and 0 < wait <= 60):
+        raise SystemExit("uapi-crowd: at most 1000 clients of each kind, 0 < WAIT <= 60")
+    rnd = random.Random(68)
+    stalled_keys = [rnd.randbytes(32).hex() for _ in range(half)]
+    set_keys = [rnd.randbytes(32).hex() for _ in range(sets)]
+    lock = threading.Lock()
+    cut, results = [], []
+    t_conn0 = time.monotonic()
+    t0 = [t_conn0]  # set when the well-behaved clients start
+
+    def hold(s):
+        s.settimeout(wait + 10)
+        try:
+            while s.recv(4096):
+                pass
+            with lock:
+                cut.append(time.monotonic())
+        except (socket.timeout, OSError):
+            pass
+        s.close()
+
+    holders = []
+    for i in range(idle + half):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(sock)
+        if i >= idle:
+            k = i - idle
+            s.sendall(f"set=1\npublic_key={stalled_keys[k]}\nallowed_ip=fd00:68:ff::{k:x}/128\n".encode())
+        th = threading.Thread(target=hold, args=(s,), daemon=True)
+        th.start()
+        holders.append(th)
+    time.sleep(0.3)  # the server takes the stalled clients first: the worst case for the rest
+
+    def client(kind, j, start):
+        start.wait(10)
+        t = time.monotonic()
+        outcome = "timeout"
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(wait)
+            s.connect(sock)
+            if kind == "get":
+                s.sendall(b"get=1\n\n")
+            else:
+                s.sendall(f"set=1\npublic_key={set_keys[j]}\nallowed_ip=fd00:68::{j:x}/128\n\n".encode())
+            data, how = read_reply(s, max(0.1, wait - (time.monotonic() - t)))
+            s.close()
+            if data.endswith(b"errno=0\n\n"):
+                outcome = "served"
+            elif how in ("closed", "reset") or data.startswith(b"errno=") or b"\nerrno=" in data:
+                outcome = "refused"
+        except (socket.timeout, TimeoutError):
+            outcome = "timeout"
+        except OSError:
+            outcome = "refused"
+        with lock:
+            results.append((kind, outcome, time.monotonic() - t0[0]))
+
+    start = threading.Event()
+    workers = [threading.Thread(target=client, args=("get", j, start), daemon=True) for j in range(gets)]
+    workers += [threading.Thread(target=client, args=("set", j, start), daemon=True) for j in range(sets)]
+    for th in workers:
+        th.start()
+    t0[0] = time.monotonic()
+    start.set()
+    for th in workers:
+        th.join(wait + 5)
+    t_good = time.monotonic() - t0[0]
+    for th in holders:
+        th.join(max(0.0, t0[0] + wait + 12 - time.monotonic()))
+
+    applied = stalled_applied = -1
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(UAPI_TIMEOUT)
+        s.connect(sock)
+        s.sendall(b"get=1\n\n")
+        data, _ = read_reply(s, UAPI_TIMEOUT)
+        s.close()
+        keys = set(l[len("public_key="):] for l in data.decode("latin-1").split("\n") if l.startswith("public_key="))
+        applied = sum(k in keys for k in set_keys)
+        stalled_applied = sum(k in keys for k in stalled_keys)
+    except OSError:
+        pass
+    with lock:
+        rs, cuts = list(results), sorted(c - t0[0] for c in cut)
+    served = [r for r in rs if r[1] == "served"]
+    times = sorted(r[2] for r in served)
+    fig = lambda x: f"{x:.2f}"
+    print("crowd:"
+          f" good={gets + sets} gets={gets} sets={sets}"
+          f" served={len(served)} refused={sum(r[1] == 'refused' for r in rs)}"
+          f" timedout={sum(r[1] == 'timeout' for r in rs) + (gets + sets - len(rs))}"
+          f" served_gets={sum(r[0] == 'get' for r in served)} served_sets={sum(r[0] == 'set' for r in served)}"
+          f" first={fig(times[0]) if times else '-'} median={fig(times[len(times) // 2]) if times else '-'}"
+          f" last={fig(times[-1]) if times else '-'} good_done={fig(t_good)}"
+          f" stalled={idle + half} idle={idle} half={half} cut={len(cuts)} still_open={idle + half - len(cuts)}"
+          f" cut_first={fig(cuts[0]) if cuts else '-'} cut_last={fig(cuts[-1]) if cuts else '-'}"
+          f" sets_applied={applied} half_sets_applied={stalled_applied}")
+
+
 def cmd_uapi_get(sock):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(UAPI_TIMEOUT)
@@ -282,7 +403,8 @@ def cmd_gen_one_peer_conf(out, privkey_file, shape):
 
 
 # ---------------------------------------------------------------------------------------------
-def cmd_pcap_udp_payload(pcap, out):
+def pcap_packets(pcap, limit=100_000):
+    """(linktype, packet bytes) of each packet in a pcap file, at most LIMIT."""
     with open(pcap, "rb") as f:
         gh = f.read(24)
         if len(gh) < 24:
@@ -290,11 +412,48 @@ def cmd_pcap_udp_payload(pcap, out):
         magic = struct.unpack("<I", gh[:4])[0]
         endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
         linktype = struct.unpack(endian + "I", gh[20:24])[0]
-        rh = f.read(16)
-        if len(rh) < 16:
-            raise SystemExit("pcap: no packet")
-        caplen = struct.unpack(endian + "IIII", rh)[2]
-        pkt = f.read(caplen)
+        for _ in range(limit):
+            rh = f.read(16)
+            if len(rh) < 16:
+                return
+            caplen = struct.unpack(endian + "IIII", rh)[2]
+            yield linktype, f.read(caplen)
+
+
+def cmd_pcap_udp_payload(pcap, out):
+    first = next(pcap_packets(pcap, 1), None)
+    if first is None:
+        raise SystemExit("pcap: no packet")
+    payload = udp_payload(*first)
+    with open(out, "wb") as f:
+        f.write(payload)
+    print(f"{len(payload)} bytes, type {payload[0] if payload else -1}")
+
+
+def cmd_pcap_udp_payloads(pcap, out):
+    payloads = [udp_payload(lt, pkt) for lt, pkt in pcap_packets(pcap)]
+    write_records(out, payloads)
+    print(f"{len(payloads)} payloads, types {sorted(set(p[0] for p in payloads if p))}")
+
+
+def write_records(out, datagrams):
+    with open(out, "wb") as f:
+        for d in datagrams:
+            f.write(struct.pack("<H", len(d)) + d)
+
+
+def read_records(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    out, off = [], 0
+    while off + 2 <= len(data):
+        n = struct.unpack("<H", data[off:off + 2])[0]
+        out.append(data[off + 2:off + 2 + n])
+        off += 2 + n
+    return out
+
+
+def udp_payload(linktype, pkt):
     if linktype == 1:      # Ethernet
         etype = struct.unpack("!H", pkt[12:14])[0]
         ip = pkt[14:]
@@ -313,10 +472,7 @@ def cmd_pcap_udp_payload(pcap, out):
     else:
         raise SystemExit(f"pcap: ethertype {etype:#x}")
     ulen = struct.unpack("!H", udp[4:6])[0]
-    payload = udp[8:ulen]
-    with open(out, "wb") as f:
-        f.write(payload)
-    print(f"{len(payload)} bytes, type {payload[0] if payload else -1}")
+    return udp[8:ulen]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,6 +575,96 @@ def cmd_flood(host, port, pub_b64, count, seconds="3"):
     print(f"sent {count} initiations; cookie replies {cookies}; other replies {other}")
 
 
+def cmd_gen_initiations(out, pub_b64, count):
+    """COUNT initiations with a valid mac1 for PUB and random bodies (each distinct, so each costs
+    a responder that is not under load a DH before it fails), as flood.c's records."""
+    count = int(count)
+    if not 0 < count <= 1_000_000:
+        raise SystemExit("gen-initiations: 0 < COUNT <= 1000000")
+    rnd = random.Random(count)
+    mac1_key = hashlib.blake2s(b"mac1----" + base64.b64decode(pub_b64)).digest()
+    with open(out, "wb") as f:
+        for _ in range(count):
+            alpha = b"\x01\0\0\0" + rnd.randbytes(112)
+            mac1 = hashlib.blake2s(alpha, digest_size=16, key=mac1_key).digest()
+            f.write(struct.pack("<H", 148) + alpha + mac1 + bytes(16))
+    print(f"{count} initiations")
+
+
+# The junk of t67, by weight (of 100): every kind is one wgd must drop and count.
+GARBAGE_MIX = [
+    ("random", 20),                 # random bytes, 1 to 1,472 of them
+    ("empty", 1),                   # a datagram of no bytes
+    ("trunc-init", 8),              # each message type, its header right, cut short
+    ("trunc-resp", 8),
+    ("trunc-cookie", 8),
+    ("trunc-data", 8),
+    ("unknown-type", 12),           # types 0, 5 and 255 at the sizes of real messages
+    ("bad-reserved", 4),            # a real type with nonzero reserved bytes
+    ("init-bad-mac1", 6),           # the exact size of an initiation, mac1 wrong
+    ("resp-bad-mac1", 6),           # the exact size of a response, mac1 wrong
+    ("cookie-unknown-index", 5),    # the exact size of a cookie reply, for no handshake of ours
+    ("data-unknown-index", 8),      # data messages for receiver indices no session has
+    ("replay", 6),                  # captured real data packets sent again
+]
+
+
+def garbage(kind, rnd, replays, i):
+    rb = rnd.randbytes
+    if kind == "random":
+        return rb(rnd.randrange(1, 1473))
+    if kind == "empty":
+        return b""
+    if kind.startswith("trunc-"):
+        t, size = {"trunc-init": (1, 148), "trunc-resp": (2, 92), "trunc-cookie": (3, 64), "trunc-data": (4, 32)}[kind]
+        n = rnd.randrange(1, size)
+        return (bytes([t, 0, 0, 0]) + rb(size))[:n]
+    if kind == "unknown-type":
+        return bytes([rnd.choice([0, 5, 255]), 0, 0, 0]) + rb(rnd.choice([144, 88, 60, 28, 1468]))
+    if kind == "bad-reserved":
+        t, size = rnd.choice([(1, 148), (2, 92), (3, 64), (4, 48)])
+        return bytes([t]) + bytes(rnd.randrange(1, 256) for _ in range(3)) + rb(size - 4)
+    if kind == "init-bad-mac1":
+        return b"\x01\0\0\0" + rb(144)
+    if kind == "resp-bad-mac1":
+        return b"\x02\0\0\0" + rb(88)
+    if kind == "cookie-unknown-index":
+        return b"\x03\0\0\0" + rb(60)
+    if kind == "data-unknown-index":
+        return b"\x04\0\0\0" + rb(12 + 16 * rnd.randrange(1, 91))
+    if kind == "replay":
+        return replays[i % len(replays)]
+    raise SystemExit(f"unknown garbage kind {kind}")
+
+
+def cmd_gen_garbage(out, pub_b64, count, records=None):
+    """COUNT datagrams of GARBAGE_MIX, shuffled, as flood.c's records. Without RECORDS (real data
+    packets to replay) the replays' share goes to data-unknown-index. Prints the mix.
+    PUB is unused by the kinds but keeps the garbage for one responder's port in one place."""
+    del pub_b64
+    count = int(count)
+    if not 0 < count <= 1_000_000:
+        raise SystemExit("gen-garbage: 0 < COUNT <= 1000000")
+    replays = [r for r in read_records(records) if r[:1] == b"\x04"] if records else []
+    rnd = random.Random(6700 + count)
+    total = sum(w for _, w in GARBAGE_MIX)
+    plan = []
+    for kind, weight in GARBAGE_MIX:
+        if kind == "replay" and not replays:
+            kind = "data-unknown-index"
+        plan += [kind] * (count * weight // total)
+    plan += ["random"] * (count - len(plan))
+    rnd.shuffle(plan)
+    tally = {}
+    datagrams = []
+    for i, kind in enumerate(plan):
+        datagrams.append(garbage(kind, rnd, replays, i))
+        tally[kind] = tally.get(kind, 0) + 1
+    write_records(out, datagrams)
+    print(f"{count} datagrams: " + " ".join(f"{k}={v}" for k, v in tally.items())
+          + (f" (replays of {len(replays)} captured data packets)" if replays else ""))
+
+
 def cmd_state_file(out, *args):
     iface = {"name": None, "private_key": None, "listen_port": 0, "fwmark": 0, "mtu": 1420,
              "addresses": [], "routes": False, "peers": []}
@@ -476,9 +722,13 @@ def main(argv):
         "uapi-hold": cmd_uapi_hold,
         "uapi-get": cmd_uapi_get,
         "uapi-many": cmd_uapi_many,
+        "uapi-crowd": cmd_uapi_crowd,
         "gen-big-conf": cmd_gen_big_conf,
         "gen-one-peer-conf": cmd_gen_one_peer_conf,
         "pcap-udp-payload": cmd_pcap_udp_payload,
+        "pcap-udp-payloads": cmd_pcap_udp_payloads,
+        "gen-initiations": cmd_gen_initiations,
+        "gen-garbage": cmd_gen_garbage,
         "udp-send": cmd_udp_send,
         "flood": cmd_flood,
         "state-file": cmd_state_file,
