@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 int wgd_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
+int wgd_ioctl_value(int fd, unsigned long request, unsigned long value) { return ioctl(fd, request, value); }
 
 int wgd_pin_current_thread(int cpu) {
     cpu_set_t set;

@@ -3,7 +3,8 @@ import Synchronization
 
 /// A TUN device opened by another process (router mode's supervisor) and handed over. This
 /// process may not ask the kernel for the MTU (that needs a socket, and the data plane opens
-/// none): the supervisor tells it, and `currentMTU` gives what it was told last.
+/// none): the supervisor tells it, and `currentMTU` gives what it was told last. The supervisor
+/// made it a `TunDevice`, so its packets carry virtio headers.
 public final class InheritedTunnel: Tunnel {
     public let name: String
     private let fd: FileDescriptor
@@ -28,4 +29,6 @@ public final class InheritedTunnel: Tunnel {
     public func write(_ packet: UnsafeRawBufferPointer) throws(Errno) {
         _ = try fd.write(packet)
     }
+
+    public var offloads: Bool { true }
 }

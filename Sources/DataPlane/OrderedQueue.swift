@@ -84,6 +84,11 @@ final class OrderedQueue: @unchecked Sendable {
             return true
         }
         guard drains else { return }
+        deliverFinished(deliver)
+    }
+
+    /// The drainer's loop: runs of consecutive finished slots, until none is left.
+    private func deliverFinished(_ deliver: (Int, Int) -> Void) {
         while true {
             // A run stops at its chunk's end so that its slot indices are consecutive.
             let run = state.withLock { s -> (Int, Int) in
@@ -97,6 +102,24 @@ final class OrderedQueue: @unchecked Sendable {
             deliver(run.0, run.1)
             state.withLock { s in s.chain.removeFirst(run.1, pool) }
         }
+    }
+
+    /// Marks `slot` processed without delivering it: a reader that seals several packets marks
+    /// each, then drains once, so that they leave in one sendmmsg.
+    func markDone(_ slot: Int) {
+        state.withLock { _ in pool.done(slot).pointee = true }
+    }
+
+    /// Delivers the finished slots at the head, as `finish` does, unless another thread is the
+    /// drainer (which then delivers them: it looks again before it stops).
+    func drain(deliver: (Int, Int) -> Void) {
+        let drains = state.withLock { s -> Bool in
+            guard !s.draining else { return false }
+            s.draining = true
+            return true
+        }
+        guard drains else { return }
+        deliverFinished(deliver)
     }
 
     var depth: Int { state.withLock { $0.chain.count } }

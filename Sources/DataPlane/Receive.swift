@@ -145,7 +145,7 @@ extension Interface {
             switch outcome {
             case .data(_, let range, let receipt):
                 latestLocal = job.pointee.local
-                do throws(Errno) { try tun.write(UnsafeRawBufferPointer(rebasing: packet[range])) } catch { counters.count(.sendFailed) }
+                writeToTunnel(packet, range)
                 follow(receipt, peer, now)
             case .keepalive(_, let receipt):
                 latestLocal = job.pointee.local
@@ -160,6 +160,18 @@ extension Interface {
                 counters.count(.rejected)
             }
         }
+    }
+
+    /// Writes the inner packet at `range`; an offloading tunnel takes a virtio header in front,
+    /// written into the data message's header, which is spent by now (flags 0: the checksums are
+    /// whole, the peer made them).
+    private func writeToTunnel(_ packet: UnsafeMutableRawBufferPointer, _ range: Range<Int>) {
+        var start = range.lowerBound
+        if tun.offloads {
+            start -= VirtioHeader.length
+            UnsafeMutableRawBufferPointer(rebasing: packet[start..<range.lowerBound]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        do throws(Errno) { try tun.write(UnsafeRawBufferPointer(rebasing: packet[start..<range.upperBound])) } catch { counters.count(.sendFailed) }
     }
 
     private func follow(_ receipt: DataReceipt, _ peer: Peer, _ now: Instant) {

@@ -6,6 +6,7 @@ import System
 /// the ordered transmit queue, encryption on any worker, and in-order delivery to the socket.
 extension Interface {
     func tunLoop() {
+        if tun.offloads { return offloadedTunLoop() }
         // This thread's own crypto context, when it encrypts what it reads (inlineCrypto).
         var context = WorkerContext()
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: largePool.bufferSize, alignment: 64)
@@ -18,14 +19,10 @@ extension Interface {
             }
             let room = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[BufferPool.headroom..<BufferPool.headroom + buffer.packetRoom])
             let length: Int
-            do throws(Errno) {
-                guard let n = try tun.read(into: room, waitingAtMost: 100) else { continue }
-                length = n
-            } catch {
-                if error.code == EINTR || error.code == EAGAIN { continue }
-                options.log("tun \(name): \(error); the interface is gone")
-                interfaceGone()
-                return
+            switch readTunnel(into: room) {
+            case .packet(let n): length = n
+            case .again: continue
+            case .gone: return
             }
             // The tunnel reports a packet's whole length even when it did not fit: drop it, and
             // read into large buffers for a while (the MTU may have grown unseen).
@@ -42,10 +39,106 @@ extension Interface {
             }
             if options.inlineCrypto {
                 transmit(buffer, to: peer, now: Clock.now(), inline: &context)
+                flushTransmit(peer, &context)
             } else {
                 transmit(buffer, to: peer, now: Clock.now())
             }
         }
+    }
+
+    /// The tunnel reader for a tunnel with offloads: each read is a packet or a TCP super-packet
+    /// behind its virtio header, cut into segments in pool buffers (everyday ones whenever a
+    /// segment fits) and sealed and sent together: one read and one sendmmsg for up to 64 KiB.
+    func offloadedTunLoop() {
+        var context = WorkerContext()
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: VirtioHeader.length + InterfaceOptions.largestMTU, alignment: 64)
+        defer { scratch.deallocate() }
+        while isRunning {
+            let length: Int
+            switch readTunnel(into: scratch) {
+            case .packet(let n): length = n
+            case .again: continue
+            case .gone: return
+            }
+            guard length > VirtioHeader.length, length <= scratch.count else { counters.count(.malformed); continue }
+            let header = VirtioHeader(UnsafeRawBufferPointer(rebasing: scratch[0..<VirtioHeader.length]))
+            let packet = UnsafeMutableRawBufferPointer(rebasing: scratch[VirtioHeader.length..<length])
+            guard let peer = device.route(UnsafeRawBufferPointer(packet)) else {
+                counters.count(.noRoute)
+                continue
+            }
+            do throws(OffloadError) {
+                if header.gsoType == VirtioHeader.gsoNone {
+                    if header.flags & VirtioHeader.needsChecksum != 0 { try TunOffload.finishChecksum(packet, header) }
+                    try transmitCopy(of: packet, to: peer, &context)
+                } else {
+                    try transmitSegments(of: UnsafeRawBufferPointer(packet), header, to: peer, &context)
+                }
+            } catch {
+                counters.count(.malformed)
+            }
+            if options.inlineCrypto { flushTransmit(peer, &context) }
+        }
+    }
+
+    private enum TunnelRead { case packet(Int), again, gone }
+
+    /// One read from the tunnel, waiting 100 ms at most; on an error other than EINTR or
+    /// EAGAIN the interface is gone, and the reader ends.
+    private func readTunnel(into room: UnsafeMutableRawBufferPointer) -> TunnelRead {
+        do throws(Errno) {
+            guard let n = try tun.read(into: room, waitingAtMost: 100) else { return .again }
+            return .packet(n)
+        } catch {
+            if error.code == EINTR || error.code == EAGAIN { return .again }
+            options.log("tun \(name): \(error); the interface is gone")
+            interfaceGone()
+            return .gone
+        }
+    }
+
+    /// A buffer with room for a packet of `length`: everyday when it fits.
+    private func takeBuffer(forPacket length: Int) -> PacketBuffer? {
+        length <= pool.packetRoom ? pool.take() : largePool.take()
+    }
+
+    private func transmitCopy(of packet: UnsafeMutableRawBufferPointer, to peer: Peer, _ context: inout WorkerContext) throws(OffloadError) {
+        guard var buffer = takeBuffer(forPacket: packet.count) else { counters.count(.noBuffer); return }
+        buffer.start = BufferPool.headroom
+        buffer.length = packet.count
+        buffer.packet.copyMemory(from: UnsafeRawBufferPointer(packet))
+        transmitRead(buffer, to: peer, &context)
+    }
+
+    private func transmitSegments(of packet: UnsafeRawBufferPointer, _ header: VirtioHeader, to peer: Peer,
+                                  _ context: inout WorkerContext) throws(OffloadError) {
+        let (count, largest) = try TunOffload.segments(packet, header)
+        for index in 0..<count {
+            guard var buffer = takeBuffer(forPacket: largest) else {
+                counters.count(.noBuffer)
+                continue
+            }
+            let room = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[BufferPool.headroom..<BufferPool.headroom + buffer.packetRoom])
+            buffer.length = try TunOffload.segment(packet, header, index: index, into: room)
+            buffer.start = BufferPool.headroom
+            transmitRead(buffer, to: peer, &context)
+            // A long run of small segments leaves in batches, not all at the end.
+            if options.inlineCrypto && index % WorkerContext.batch == WorkerContext.batch - 1 { flushTransmit(peer, &context) }
+        }
+    }
+
+    private func transmitRead(_ buffer: consuming PacketBuffer, to peer: Peer, _ context: inout WorkerContext) {
+        if options.inlineCrypto {
+            transmit(buffer, to: peer, now: Clock.now(), inline: &context)
+        } else {
+            transmit(buffer, to: peer, now: Clock.now())
+        }
+    }
+
+    /// Sends what this thread sealed for `peer` (inline, nothing is sent until this).
+    func flushTransmit(_ peer: Peer, _ context: inout WorkerContext) {
+        let datagrams = context.datagrams
+        peer.runtime.transmit.drain { first, count in deliverTransmit(peer, first, count, datagrams, WorkerContext.batch) }
     }
 
     /// Sends an IP packet (or, with length 0, a keepalive) to `peer`: encrypted if a session
@@ -100,7 +193,7 @@ extension Interface {
         job.pointee.counter = counter
         job.pointee.authenticated = false
         if let inline {
-            encrypt(peer, slot, &inline.pointee)
+            encrypt(peer, slot, &inline.pointee, drain: false)
         } else {
             submit(.encrypt(peer, slot: slot), slot: slot, of: queue)
         }
@@ -141,7 +234,8 @@ extension Interface {
 
     // MARK: on a worker (or inline, on the thread that read the packet)
 
-    func encrypt(_ peer: Peer, _ slot: Int, _ context: inout WorkerContext) {
+    /// Seals a slot; with `drain`, also sends the run it completes (else the caller flushes).
+    func encrypt(_ peer: Peer, _ slot: Int, _ context: inout WorkerContext, drain: Bool = true) {
         let queue = peer.runtime.transmit
         let job = queue.job(slot)
         if let keypair = job.pointee.keypair, let bytes = job.pointee.buffer?.bytes {
@@ -150,6 +244,7 @@ extension Interface {
                          counter: job.pointee.counter, using: context.aead)
             job.pointee.authenticated = true
         }
+        guard drain else { return queue.markDone(slot) }
         queue.finish(slot) { first, count in deliverTransmit(peer, first, count, context.datagrams, WorkerContext.batch) }
     }
 

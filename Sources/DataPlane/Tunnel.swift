@@ -8,6 +8,13 @@ public protocol Tunnel: AnyObject, Sendable {
     /// other than EINTR/EAGAIN means the device is gone.
     func read(into buffer: UnsafeMutableRawBufferPointer, waitingAtMost milliseconds: Int32) throws(Errno) -> Int?
     func write(_ packet: UnsafeRawBufferPointer) throws(Errno)
+    /// Whether every packet read and written starts with a `VirtioHeader` (IFF_VNET_HDR): reads
+    /// may then be TCP super-packets and carry partial checksums (TunOffload.swift).
+    var offloads: Bool { get }
     /// The device's MTU now: an administrator or wg-quick may change it under us.
     func currentMTU() throws(Errno) -> Int
+}
+
+extension Tunnel {
+    public var offloads: Bool { false }
 }

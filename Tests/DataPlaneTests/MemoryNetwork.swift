@@ -37,15 +37,29 @@ final class MemoryTunnel: Tunnel, @unchecked Sendable {
     let gone = Atomic<Bool>(false)
     /// The MTU cannot be read (the interface moved to another namespace).
     let mtuUnreadable = Atomic<Bool>(false)
+    /// Packets carry virtio headers, as a real TunDevice's do.
+    let offloads: Bool
+    /// The virtio headers of what was delivered (offloads only).
+    let deliveredHeaders = Mutex<[[UInt8]]>([])
 
-    init(name: String, mtu: Int = 1420) {
+    init(name: String, mtu: Int = 1420, offloads: Bool = false) {
         self.name = name
         self.mtu = Atomic(mtu)
+        self.offloads = offloads
     }
 
-    /// A packet "from the system", to be sent through the tunnel.
+    /// A packet "from the system", to be sent through the tunnel (behind a zero virtio header
+    /// when offloading: a plain packet, checksums complete).
     func inject(_ packet: [UInt8]) {
-        inbound.withLock { $0.append(packet) }
+        inbound.withLock { $0.append(offloads ? [UInt8](repeating: 0, count: VirtioHeader.length) + packet : packet) }
+        inboundSignal.post()
+    }
+
+    /// A packet behind the virtio header given (offloads only): a super-packet, a partial checksum.
+    func inject(_ packet: [UInt8], header: VirtioHeader) {
+        var bytes = [UInt8](repeating: 0, count: VirtioHeader.length)
+        bytes.withUnsafeMutableBytes { header.write(to: $0) }
+        inbound.withLock { $0.append(bytes + packet) }
         inboundSignal.post()
     }
 
@@ -65,7 +79,12 @@ final class MemoryTunnel: Tunnel, @unchecked Sendable {
     }
 
     func write(_ packet: UnsafeRawBufferPointer) throws(Errno) {
-        outbound.withLock { $0.append(Array(packet)) }
+        if offloads {
+            deliveredHeaders.withLock { $0.append(Array(packet[0..<VirtioHeader.length])) }
+            outbound.withLock { $0.append(Array(packet[VirtioHeader.length...])) }
+        } else {
+            outbound.withLock { $0.append(Array(packet)) }
+        }
         outboundSignal.post()
     }
 

@@ -9,6 +9,8 @@
 
 /* ioctl(2) is variadic; every wgd caller passes one pointer argument. */
 int wgd_ioctl_ptr(int fd, unsigned long request, void *arg);
+/* ioctl whose argument is a plain value (TUNSETOFFLOAD's flags). */
+int wgd_ioctl_value(int fd, unsigned long request, unsigned long value);
 
 /* CPU_SET and friends are macros over cpu_set_t: pin the calling thread to one CPU (0 or errno),
  * and list the CPUs this process may run on (count written, at most `max`). */
