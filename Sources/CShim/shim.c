@@ -7,11 +7,14 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 int wgd_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
 int wgd_ioctl_value(int fd, unsigned long request, unsigned long value) { return ioctl(fd, request, value); }
+
+int wgd_mlock_on_fault(void *address, size_t length) { return mlock2(address, length, MLOCK_ONFAULT); }
 
 int wgd_pin_current_thread(int cpu) {
     cpu_set_t set;

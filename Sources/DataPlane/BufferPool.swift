@@ -1,8 +1,9 @@
+import CShim
 import Glibc
 import Protocol
 import Synchronization
 
-/// All packet memory, allocated once at start: one slab cut into fixed-size buffers.
+/// All packet memory, reserved once at start: one slab cut into fixed-size buffers.
 ///
 /// Nothing on the packet path allocates: a packet takes a buffer from here or is dropped (and
 /// counted) when there is none. A buffer is held through a move-only `PacketBuffer`, so it is
@@ -18,38 +19,27 @@ public final class BufferPool: @unchecked Sendable {
     private let free: Mutex<IndexStack>
     private let exhausted = Atomic<UInt64>(0)
 
-    /// Whether the slab was mapped lazily (see `init`), and so is unmapped rather than freed.
-    private let lazy: Bool
-
     /// `mtu` sizes each buffer (headroom, packet, padding and tag); `count` buffers in all.
-    /// A `resident` slab is touched and locked at start: the everyday buffers. Otherwise the slab
-    /// is only reserved: a page costs memory once a packet first uses it, so a bounded class of
-    /// large buffers that a 1420-MTU router never needs costs it nothing.
-    public init(mtu: Int, count: Int, resident: Bool = true) {
+    /// The slab is reserved at start and a page costs memory only once a packet first uses it;
+    /// the free list is a stack, lowest index on top, so what is resident is the most packets
+    /// ever in flight at once, not the bound (an idle router pays nothing for a deep pool).
+    /// A `locked` slab (the everyday buffers: they hold plaintext) has its pages locked as they
+    /// arrive (MLOCK_ONFAULT; best effort, fine to fail unprivileged), so none is ever swapped.
+    public init(mtu: Int, count: Int, locked: Bool = true) {
         let needed = Self.headroom + mtu + WireGuard.paddingMultiple + DataLayout.tagLength
         bufferSize = (needed + 63) & ~63
         self.count = count
-        lazy = !resident
         let bytes = bufferSize * count
-        if resident {
-            var memory: UnsafeMutableRawPointer?
-            guard posix_memalign(&memory, 4096, bytes) == 0, let memory else {
-                fatalError("wgd: cannot allocate \(bytes) bytes of packet buffers")
-            }
-            // Best effort: keep packet memory resident (it holds plaintext); fine to fail unprivileged.
-            _ = mlock(memory, bytes)
-            slab = memory
-        } else {
-            let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-            guard let memory, memory != MAP_FAILED else { fatalError("wgd: cannot reserve \(bytes) bytes of packet buffers") }
-            slab = memory
-        }
+        let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let memory, memory != MAP_FAILED else { fatalError("wgd: cannot reserve \(bytes) bytes of packet buffers") }
+        // A huge page would make one packet's first use cost 2 MiB.
+        _ = madvise(memory, bytes, MADV_NOHUGEPAGE)
+        if locked { _ = wgd_mlock_on_fault(memory, bytes) }
+        slab = memory
         free = Mutex(IndexStack(holdingAllBelow: count))
     }
 
-    deinit {
-        if lazy { munmap(slab, bufferSize * count) } else { Glibc.free(slab) }
-    }
+    deinit { munmap(slab, bufferSize * count) }
 
     /// The largest packet (IP packet or datagram payload) a buffer holds with room to pad and seal it.
     public var packetRoom: Int { bufferSize - Self.headroom - WireGuard.paddingMultiple - DataLayout.tagLength }
@@ -71,6 +61,16 @@ public final class BufferPool: @unchecked Sendable {
 
     /// Buffers on the free list now.
     public var available: Int { free.withLock { $0.depth } }
+
+    /// Bytes of the slab in memory now (mincore): what the pool costs, as opposed to its bound.
+    /// For diagnostics and tests, never the packet path.
+    public var residentBytes: Int {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let pages = (bufferSize * count + page - 1) / page
+        var map = [UInt8](repeating: 0, count: pages)
+        guard mincore(slab, bufferSize * count, &map) == 0 else { return bufferSize * count }
+        return map.reduce(0) { $0 + Int($1 & 1) } * page
+    }
 
     /// Times a packet found no buffer.
     public var exhaustions: UInt64 { exhausted.load(ordering: .relaxed) }

@@ -7,7 +7,7 @@ import Synchronization
 /// How an interface runs: which CPUs get a worker, how many packet buffers, the MTU.
 public struct InterfaceOptions: Sendable {
     public var cpus: [Int32] = Threads.allowedCPUs()
-    /// Everyday buffers, with room for MTU 1500, allocated and locked at start.
+    /// Everyday buffers, with room for MTU 1500: reserved at start, locked as they are first used.
     public var buffers = 4096
     /// Buffers for packets up to 64 KiB (MTUs above 1500), reserved at start but resident only
     /// once used.
@@ -98,7 +98,7 @@ public final class Interface: ControlTarget, @unchecked Sendable {
         // Room for the largest packet either side commonly uses: our MTU can be raised later with
         // `ip link set mtu` (wg-quick does), and a peer's datagrams follow its MTU, not ours.
         pool = BufferPool(mtu: max(options.mtu, InterfaceOptions.largestCommonMTU), count: options.buffers)
-        largePool = BufferPool(mtu: InterfaceOptions.largestMTU, count: options.largeBuffers, resident: false)
+        largePool = BufferPool(mtu: InterfaceOptions.largestMTU, count: options.largeBuffers, locked: false)
         handshakes = HandshakeQueue(capacity: options.buffers / 4)
         work = WorkQueue(capacity: options.workQueueCapacity)
         mtu = Atomic((try? tunnel.currentMTU()) ?? options.mtu)

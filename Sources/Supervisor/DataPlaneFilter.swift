@@ -105,7 +105,7 @@ public enum DataPlaneFilter {
         // and their guard pages, the buffer pool and the secret arena (mlock, MADV_DONTDUMP),
         // stacks given back (MADV_DONTNEED). Never executable: nothing maps code after start,
         // and an exploit's payload would need to.
-        + allow("brk", "munmap", "mremap", "madvise", "mlock", "munlock", "mlockall", "munlockall")
+        + allow("brk", "munmap", "mremap", "madvise", "mlock", "mlock2", "munlock", "mlockall", "munlockall")
         + ["mmap", "mmap2", "mprotect"].map { Rule($0, .allow, .masked(argument: 2, mask: UInt64(PROT_EXEC), equals: 0)) }
         // Time and randomness: the vDSO answers clock_gettime unless the clock source cannot be
         // read from user space (then it is a system call: common on MIPS and ARM routers);

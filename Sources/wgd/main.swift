@@ -18,7 +18,7 @@ once the interface and its socket exist. LOG_LEVEL=verbose|error|silent (default
 
   -f, --foreground   stay in the foreground, log to standard error
   --cpus LIST        CPUs for the crypto workers, e.g. 0,1 or 0-3 (default: all allowed)
-  --buffers N        packet buffers for MTUs up to 1500, allocated at start (default 4096)
+  --buffers N        packet buffers for MTUs up to 1500, resident only once used (default 4096)
   --large-buffers N  64 KiB buffers for larger MTUs, resident only once used (default 256)
 
 Router mode: --state FILE runs every interface the state file describes (see the README),

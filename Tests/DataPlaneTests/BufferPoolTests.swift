@@ -1,7 +1,7 @@
 import Testing
 @testable import DataPlane
 
-/// The preallocated packet memory: fixed count, no growth, exhaustion counted, handles return
+/// The packet memory reserved at start: fixed count, no growth, exhaustion counted, handles return
 /// themselves exactly once.
 @Suite struct BufferPoolTests {
     @Test func sizedFromTheMTU() {
@@ -35,6 +35,24 @@ import Testing
         holdAll(0)
         #expect(pool.exhaustions == 2)
         #expect(pool.available == 4, "every handle came back")
+    }
+
+    /// The bound is a limit: a deep pool costs nothing until packets use it, and then only the
+    /// pages of the buffers that were in use at once (the free list is a stack, so the same
+    /// buffers come back), however many packets pass.
+    @Test(arguments: [true, false]) func onlyBuffersInUseAtOnceBecomeResident(locked: Bool) {
+        let pool = BufferPool(mtu: 1420, count: 4096, locked: locked)
+        let bound = pool.bufferSize * pool.count
+        #expect(pool.residentBytes == 0)
+        for round in 0..<1000 {
+            guard var a = pool.take(), var b = pool.take() else { Issue.record("pool ran dry"); return }
+            a.bytes.storeBytes(of: UInt64(round), toByteOffset: 0, as: UInt64.self)
+            b.bytes.storeBytes(of: UInt64(round), toByteOffset: pool.bufferSize - 8, as: UInt64.self)
+            _ = consume a
+            _ = consume b
+        }
+        let resident = pool.residentBytes
+        #expect(resident > 0 && resident <= 2 * pool.bufferSize + 2 * 4096, "\(resident) of \(bound) bytes resident")
     }
 
     @Test func buffersDoNotOverlap() {

@@ -12,6 +12,9 @@ int wgd_ioctl_ptr(int fd, unsigned long request, void *arg);
 /* ioctl whose argument is a plain value (TUNSETOFFLOAD's flags). */
 int wgd_ioctl_value(int fd, unsigned long request, unsigned long value);
 
+/* mlock2(MLOCK_ONFAULT) is a GNU symbol: lock pages as they are first touched (0 or -1, errno). */
+int wgd_mlock_on_fault(void *address, size_t length);
+
 /* CPU_SET and friends are macros over cpu_set_t: pin the calling thread to one CPU (0 or errno),
  * and list the CPUs this process may run on (count written, at most `max`). */
 int wgd_pin_current_thread(int cpu);
