@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -15,6 +17,8 @@ int wgd_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, r
 int wgd_ioctl_value(int fd, unsigned long request, unsigned long value) { return ioctl(fd, request, value); }
 
 int wgd_mlock_on_fault(void *address, size_t length) { return mlock2(address, length, MLOCK_ONFAULT); }
+
+int wgd_unshare_network(void) { return unshare(CLONE_NEWNET); }
 
 int wgd_pin_current_thread(int cpu) {
     cpu_set_t set;
@@ -88,12 +92,73 @@ int wgd_udp_receive(int fd, struct wgd_datagram *d, unsigned int count) {
     return n;
 }
 
+/* UDP GSO (UDP_SEGMENT): a run of equal-sized datagrams to one destination leaves as one send,
+ * which the stack carries as one packet and cuts as late as it can (the egress device, or the
+ * receiving socket): one pass through the stack for up to 64 datagrams instead of one each. */
+#define WGD_GSO_SEGMENTS 64
+#define WGD_GSO_BYTES 65000
+#define WGD_SEND_CONTROL_SIZE (WGD_CONTROL_SIZE + CMSG_SPACE(sizeof(uint16_t)))
+/* Set once the kernel or the egress device refused GSO while plain sends worked. */
+static int gso_refused;
+
+/* How many datagrams from iov[0] one GSO send carries: all of the first's size, but the last,
+ * which may be shorter (the kernel's rule for a segmented send). */
+static unsigned int gso_run(const struct iovec *iov, unsigned int count) {
+    size_t size = iov[0].iov_len, total = size;
+    unsigned int n = 1;
+    while (n < count && n < WGD_GSO_SEGMENTS && iov[n].iov_len <= size && total + iov[n].iov_len <= WGD_GSO_BYTES) {
+        total += iov[n].iov_len;
+        if (iov[n++].iov_len < size) break;
+    }
+    return n;
+}
+
+/* One sendmmsg of `count` datagrams, each run of them one message when `gso`; the source's
+ * control message (`pktinfo`, may be empty) on every message. Returns the datagrams sent, or -1
+ * and errno; *segmented says whether a message carried more than one. */
+static int send_messages(int fd, const struct iovec *iov, unsigned int count, const void *remote, unsigned int remote_length,
+                         const char *pktinfo, size_t pktinfo_length, int gso, int *segmented) {
+    struct mmsghdr msgs[WGD_BATCH_MAX];
+    union { char buf[WGD_SEND_CONTROL_SIZE]; struct cmsghdr align; } control[WGD_BATCH_MAX];
+    unsigned int carried[WGD_BATCH_MAX], m = 0;
+    *segmented = 0;
+    memset(msgs, 0, sizeof(msgs));
+    for (unsigned int at = 0; at < count; m++) {
+        unsigned int run = gso ? gso_run(&iov[at], count - at) : 1;
+        struct msghdr *h = &msgs[m].msg_hdr;
+        size_t length = pktinfo_length;
+        memset(&control[m], 0, sizeof(control[m]));
+        memcpy(control[m].buf, pktinfo, pktinfo_length);
+        if (run > 1) {
+            struct cmsghdr *c = (struct cmsghdr *)(control[m].buf + pktinfo_length);
+            c->cmsg_level = SOL_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t size = (uint16_t)iov[at].iov_len;
+            memcpy(CMSG_DATA(c), &size, sizeof(size));
+            length += CMSG_SPACE(sizeof(uint16_t));
+            *segmented = 1;
+        }
+        h->msg_iov = (struct iovec *)&iov[at];
+        h->msg_iovlen = run;
+        h->msg_name = (void *)remote;
+        h->msg_namelen = remote_length;
+        h->msg_control = length ? control[m].buf : NULL;
+        h->msg_controllen = length;
+        carried[m] = run;
+        at += run;
+    }
+    int n = sendmmsg(fd, msgs, m, 0);
+    if (n < 0) return -1;
+    int sent = 0;
+    for (int i = 0; i < n; i++) sent += (int)carried[i];
+    return sent;
+}
+
 /* Every datagram of a batch goes to one peer from one source, so one control message serves all. */
 int wgd_udp_send_batch(int fd, const void *iovecs, unsigned int count, const void *remote, unsigned int remote_length,
                        int local_family, const void *local, int local_ifindex) {
-    struct mmsghdr msgs[WGD_BATCH_MAX];
     union { char buf[WGD_CONTROL_SIZE]; struct cmsghdr align; } control;
-    const struct iovec *iov = iovecs;
     size_t control_length = 0;
     if (count > WGD_BATCH_MAX) count = WGD_BATCH_MAX;
     memset(&control, 0, sizeof(control));
@@ -114,19 +179,21 @@ int wgd_udp_send_batch(int fd, const void *iovecs, unsigned int count, const voi
         p->ipi6_ifindex = (unsigned int)local_ifindex;
         control_length = CMSG_SPACE(sizeof(struct in6_pktinfo));
     }
-    memset(msgs, 0, sizeof(msgs[0]) * count);
-    for (unsigned int i = 0; i < count; i++) {
-        struct msghdr *m = &msgs[i].msg_hdr;
-        m->msg_iov = (struct iovec *)&iov[i];
-        m->msg_iovlen = 1;
-        m->msg_name = (void *)remote;
-        m->msg_namelen = remote_length;
-        /* The kernel only reads the control message: every datagram may share it. */
-        m->msg_control = control_length ? control.buf : NULL;
-        m->msg_controllen = control_length;
-    }
-    return sendmmsg(fd, msgs, count, 0);
+    int gso = !__atomic_load_n(&gso_refused, __ATOMIC_RELAXED), segmented;
+    int n = send_messages(fd, iovecs, count, remote, remote_length, control.buf, control_length, gso, &segmented);
+    if (n >= 0 || !segmented) return n;
+    /* A refused segmented send: EIO (no checksum offload on the way out), ENOPROTOOPT or
+     * EOPNOTSUPP (no UDP_SEGMENT) turn GSO off for good if plain sends work; EINVAL (a segment
+     * larger than the path's MTU allows, or a source the kernel refuses) only for this batch. */
+    int refused = errno, plain_segmented;
+    n = send_messages(fd, iovecs, count, remote, remote_length, control.buf, control_length, 0, &plain_segmented);
+    if (n < 0) return -1;
+    if (refused == EIO || refused == ENOPROTOOPT || refused == EOPNOTSUPP) __atomic_store_n(&gso_refused, 1, __ATOMIC_RELAXED);
+    return n;
 }
+
+/* Whether sends still use UDP GSO (tests and diagnostics). */
+int wgd_udp_gso_enabled(void) { return !__atomic_load_n(&gso_refused, __ATOMIC_RELAXED); }
 
 int wgd_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
 

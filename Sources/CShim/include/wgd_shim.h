@@ -15,6 +15,10 @@ int wgd_ioctl_value(int fd, unsigned long request, unsigned long value);
 /* mlock2(MLOCK_ONFAULT) is a GNU symbol: lock pages as they are first touched (0 or -1, errno). */
 int wgd_mlock_on_fault(void *address, size_t length);
 
+/* unshare(CLONE_NEWNET) is a GNU symbol: the calling thread alone moves to a new network
+ * namespace (tests that need one of their own). 0 or -1 and errno. */
+int wgd_unshare_network(void);
+
 /* CPU_SET and friends are macros over cpu_set_t: pin the calling thread to one CPU (0 or errno),
  * and list the CPUs this process may run on (count written, at most `max`). */
 int wgd_pin_current_thread(int cpu);
@@ -50,6 +54,8 @@ int wgd_udp_receive(int fd, struct wgd_datagram *datagrams, unsigned int count);
  * whatever the routing table picks. Returns how many were sent, or -1 and errno. */
 int wgd_udp_send_batch(int fd, const void *iovecs, unsigned int count, const void *remote, unsigned int remote_length,
                        int local_family, const void *local, int local_ifindex);
+/* Whether sends still use UDP GSO: off for good once the kernel or a device refused it. */
+int wgd_udp_gso_enabled(void);
 /* Ask the kernel for IP_PKTINFO / IPV6_RECVPKTINFO on a socket of `family`. */
 int wgd_udp_enable_pktinfo(int fd, int family);
 
