@@ -127,9 +127,15 @@ struct UAPISession {
     }
 
     /// Applies a parsed set to the configuration in force; the target's error if it refused.
+    /// A set that would take the interface over a bound (peers, allowed IPs) is refused whole
+    /// with ENOSPC and never reaches the target.
     private func apply(_ change: ConfigChange) -> Result<Commitment, Errno> {
         var config = context.target.configuration
         change.apply(to: &config)
+        if let violation = ConfigBounds.violation(of: config) {
+            context.log("uapi: set refused, nothing applied: \(violation)")
+            return .failure(Errno(ENOSPC))
+        }
         return Result { () throws(Errno) in try context.target.apply(config, change: change) }
     }
 

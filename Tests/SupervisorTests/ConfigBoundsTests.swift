@@ -1,0 +1,58 @@
+import Crypto
+import Glibc
+import Protocol
+import Testing
+@testable import Supervisor
+
+/// The configuration's bounds where the supervisor meets them: a `wg set` that would cross one
+/// is refused whole with ENOSPC and leaves the interface as it was; a state file over one is
+/// refused at its path.
+@Suite struct ConfigBoundsTests {
+    static func keyHex(number n: Int) -> String {
+        let hex = String(n, radix: 16)
+        return String(repeating: "0", count: 64 - hex.count) + hex
+    }
+
+    static func peers(_ range: ClosedRange<Int>) -> String {
+        range.map { "public_key=\(keyHex(number: $0))\nallowed_ip=10.\($0 >> 8).\($0 & 255).0/24\n" }.joined()
+    }
+
+    @Test func aSetOverThePeerBoundIsRefusedWithENOSPCAndChangesNothing() throws {
+        let h = try Harness()
+        let client = try h.client(timeoutSeconds: 30)
+        #expect(try client.request("set=1\nlisten_port=51820\n" + Self.peers(1...ConfigBounds.maxPeers) + "\n") == "errno=0\n\n")
+        let before = h.target.configuration
+        #expect(before.peerCount == ConfigBounds.maxPeers)
+        #expect(h.target.applyCalls == 1)
+
+        // One peer more, beside a change that alone would be fine: refused whole.
+        let over = "set=1\nlisten_port=51821\n" + Self.peers(ConfigBounds.maxPeers + 1...ConfigBounds.maxPeers + 1) + "\n"
+        #expect(try client.request(over) == "errno=-\(ENOSPC)\n\n")
+        #expect(h.logs.waitFor("4097 peers, over the bound of 4096 per interface"))
+        #expect(h.target.applyCalls == 1, "the target never saw it")
+        #expect(h.target.configuration == before)
+
+        // The connection is in step, and a set within the bound still works: replacing a peer.
+        let swap = "set=1\npublic_key=\(Self.keyHex(number: 1))\nremove=true\n"
+            + Self.peers(ConfigBounds.maxPeers + 1...ConfigBounds.maxPeers + 1) + "\n"
+        #expect(try client.request(swap) == "errno=0\n\n")
+        #expect(h.target.configuration.peerCount == ConfigBounds.maxPeers)
+    }
+
+    @Test func aStateFileWithMorePeersThanTheBoundIsRefusedAtItsPeers() throws {
+        func file(peers: Int) -> String {
+            let list = (1...peers).map { n in
+                let key = PublicKey(KeyEncoding.fromHex(Self.keyHex(number: n))!)
+                return "{\"public_key\": \"\(key)\", \"allowed_ips\": []}"
+            }
+            return """
+                {"version": 1, "interfaces": [{"name": "wg0", "listen_port": 51820, "fwmark": 0, "mtu": 1420,
+                "addresses": [], "peers": [\(list.joined(separator: ",\n"))]}]}
+                """
+        }
+        let within = try StateFile.decode(Array(file(peers: ConfigBounds.maxPeers).utf8))
+        #expect(within.interfaces.first?.config.peerCount == ConfigBounds.maxPeers)
+        let error = #expect(throws: StateFileError.self) { try StateFile.decode(Array(file(peers: ConfigBounds.maxPeers + 1).utf8)) }
+        #expect(error?.description == "interfaces[0].peers: 4097 peers; an interface has at most 4096 (line 2)")
+    }
+}
