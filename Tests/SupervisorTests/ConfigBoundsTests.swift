@@ -39,6 +39,35 @@ import Testing
         #expect(h.target.configuration.peerCount == ConfigBounds.maxPeers)
     }
 
+    /// A data plane restarted with an interface at both bounds gets its whole configuration in
+    /// one configure frame; one allowed IP more and the configuration is over its bound.
+    @Test func aConfigurationAtEveryBoundFitsOneConfigureFrame() throws {
+        var config = DeviceConfig()
+        config.setPrivateKey(PrivateKey.generate())
+        let perPeer = ConfigBounds.maxAllowedIPs / ConfigBounds.maxPeers
+        for n in 0..<ConfigBounds.maxPeers {
+            let key = PublicKey(KeyEncoding.fromHex(Self.keyHex(number: n + 1))!)
+            config.addPeer(key)
+            config.updatePeer(key) {
+                $0.presharedKey = PresharedKey.generate()
+                $0.endpoint = Endpoint("[2001:db8::\(String(n, radix: 16))]:51820")
+                $0.persistentKeepaliveInterval = 25
+            }
+            // IPv6 host routes, the longest prefixes a frame carries.
+            for i in 0..<perPeer {
+                let address = IPAddress.v6(IPv6Address(high: 0xfd00 << 48 | UInt64(n), low: UInt64(i)))
+                config.addAllowedIP(IPPrefix(address: address, length: 128)!, to: key)
+            }
+        }
+        #expect(config.allowedIPCount == ConfigBounds.maxAllowedIPs)
+        #expect(ConfigBounds.violation(of: config) == nil)
+        let bytes = try ConfigWire.encodedCount(of: ConfigChange(replacing: config))
+        print("a configure frame at every bound: \(bytes) bytes")
+        #expect(bytes <= SupervisorMessage.maxConfigureBytes, "\(bytes) bytes")
+        config.addAllowedIP(IPPrefix("10.0.0.0/8")!, to: PublicKey(KeyEncoding.fromHex(Self.keyHex(number: 1))!))
+        #expect(ConfigBounds.violation(of: config) == "1048577 allowed IPs, over the bound of 1048576 per interface")
+    }
+
     @Test func aStateFileWithMorePeersThanTheBoundIsRefusedAtItsPeers() throws {
         func file(peers: Int) -> String {
             let list = (1...peers).map { n in
