@@ -52,7 +52,10 @@ struct UAPISession {
     /// configuration in force and the result handed to the target whole: concurrent sets never
     /// lose each other's changes, and the lock is held only for work that never waits on a client.
     private func set() -> Bool {
-        switch readSet() {
+        // The request bytes this set holds under the server's shared limit, until it is done.
+        var held = 0
+        defer { context.requestBytes.release(held) }
+        switch readSet(holding: &held) {
         case .abandoned(let why):
             context.log("uapi: set abandoned, nothing applied: \(why)")
             return false
@@ -83,11 +86,12 @@ struct UAPISession {
         case abandoned(String)
     }
 
-    /// Reads a set's lines up to the empty one, parsing each. After a bad line, or past the
-    /// request length limit, the rest is read, to stay in step with the client, but not kept.
+    /// Reads a set's lines up to the empty one, parsing each. After a bad line, past the request
+    /// length limit, or past what all sets may hold together, the rest is read, to stay in step
+    /// with the client, but not kept. `held` is what this set took of the shared limit.
     /// A set cut short by EOF is a dropped client and changes nothing (wireguard-go applies what
     /// it read; `wg` always sends the empty line, so nothing that speaks the protocol loses by this).
-    private func readSet() -> SetRequest {
+    private func readSet(holding held: inout Int) -> SetRequest {
         var parser = UAPISetParser()
         var change = ConfigChange()
         var rejection: (errno: Int32, message: String)?
@@ -102,8 +106,15 @@ struct UAPISession {
             } catch {
                 return .abandoned(describe(error))
             }
-            if rejection == nil, stream.consumed - start > context.maxRequestLength {
-                rejection = (-EMSGSIZE, "request longer than \(context.maxRequestLength) bytes")
+            if rejection == nil {
+                let length = stream.consumed - start
+                if length > context.maxRequestLength {
+                    rejection = (-EMSGSIZE, "request longer than \(context.maxRequestLength) bytes")
+                } else if context.requestBytes.reserve(length - held) {
+                    held = length
+                } else {
+                    rejection = (-ENOBUFS, "the sets in progress hold \(context.requestBytes.limit) bytes of requests already")
+                }
             }
             switch line {
             case .text(let text) where text.isEmpty:
@@ -123,6 +134,10 @@ struct UAPISession {
                 rejection = rejection ?? (-EINVAL, "line with NUL or invalid UTF-8")
             }
             if rejection != nil, change.count > 0 { change = ConfigChange() }  // never applied: let it go now
+            if rejection != nil, held > 0 {
+                context.requestBytes.release(held)
+                held = 0
+            }
         }
     }
 

@@ -39,6 +39,30 @@ import Testing
         #expect(h.target.configuration.peerCount == ConfigBounds.maxPeers)
     }
 
+    /// All sets together hold at most the server's request limit (by default one request's
+    /// worth): a set that would go over is refused whole with ENOBUFS, the one in progress goes on.
+    @Test func setsInProgressTogetherHoldNoMoreThanTheSharedLimit() throws {
+        let h = try Harness(readTimeout: 10_000, maxRequestBytesInFlight: 4096)
+        func peer(_ n: Int) -> String {
+            "public_key=\(Self.keyHex(number: n))\n" + (0..<100).map { "allowed_ip=10.\(n).\($0).0/24\n" }.joined()
+        }
+        let first = try h.client()
+        try first.send("set=1\n" + peer(1))  // ~2.5 KB, and no empty line yet: it stays held
+        for _ in 0..<500 where h.server.requestBytesHeld < 2400 { usleep(10_000) }
+        #expect(h.server.requestBytesHeld >= 2400)
+
+        let second = try h.client()
+        #expect(try second.request("set=1\n" + peer(2) + "\n") == "errno=-\(ENOBUFS)\n\n")
+        #expect(h.logs.waitFor("the sets in progress hold 4096 bytes of requests already"))
+        #expect(h.target.configuration.peerCount == 0 && h.target.applyCalls == 0)
+
+        try first.send("\n")
+        #expect(try first.readReply().text == "errno=0\n\n")
+        #expect(h.server.requestBytesHeld == 0, "a finished set gives its bytes back")
+        #expect(try second.request("set=1\n" + peer(2) + "\n") == "errno=0\n\n")
+        #expect(h.target.configuration.peerCount == 2)
+    }
+
     /// A data plane restarted with an interface at both bounds gets its whole configuration in
     /// one configure frame; one allowed IP more and the configuration is over its bound.
     @Test func aConfigurationAtEveryBoundFitsOneConfigureFrame() throws {
