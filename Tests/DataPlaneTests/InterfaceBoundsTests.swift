@@ -41,4 +41,25 @@ import Testing
         guard let oldest = peer.runtime.unstage() else { Issue.record("nothing staged"); return }
         #expect(oldest.packet[28] == UInt8(extra))
     }
+
+    @Test func theReceiverHoldsABatchOf32AndAQuarterOfTheLargeClass() throws {
+        for (large, expected) in [(256, 32), (16, 4), (3, 1), (1, 1)] {
+            let host = try TestHost(MemoryNetwork(), outer: "198.51.100.1", inner: "192.0.2.1", port: 51820) { $0.largeBuffers = large }
+            #expect(host.interface.receiveSlots(bufferSize: host.interface.pool.bufferSize) == 32)
+            #expect(host.interface.receiveSlots(bufferSize: host.interface.largePool.bufferSize) == expected, "\(large) large buffers")
+        }
+    }
+
+    @Test func aUsedUpLargeClassHandsOutEverydayBuffersAndCountsIt() throws {
+        let host = try TestHost(MemoryNetwork(), outer: "198.51.100.1", inner: "192.0.2.1", port: 51820) { $0.largeBuffers = 4 }
+        let interface = host.interface
+        let held = UnsafeMutablePointer<PacketBuffer?>.allocate(capacity: 5)
+        defer { held.deinitialize(count: 5); held.deallocate() }
+        for i in 0..<5 { (held + i).initialize(to: interface.takeBuffer(size: interface.largePool.bufferSize)) }
+        for i in 0..<4 { #expect(held[i]?.bytes.count == interface.largePool.bufferSize) }
+        #expect(held[4]?.bytes.count == interface.pool.bufferSize, "the fifth is an everyday one")
+        #expect(interface.largePool.available == 0 && interface.largePool.exhaustions == 1)
+        for i in 0..<5 { held[i] = nil }
+        #expect(interface.largePool.available == 4)
+    }
 }
