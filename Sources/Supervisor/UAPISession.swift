@@ -52,16 +52,24 @@ struct UAPISession {
     /// configuration in force and the result handed to the target whole: concurrent sets never
     /// lose each other's changes, and the lock is held only for work that never waits on a client.
     private func set() -> Bool {
-        // The request bytes this set holds under the server's shared limit, until it is done.
+        // The request bytes this set holds under the server's shared limit, until it is done:
+        // given back before the reply, so that a client with its answer finds the room free.
         var held = 0
-        defer { context.requestBytes.release(held) }
-        switch readSet(holding: &held) {
+        let answer = finish(readSet(holding: &held))
+        context.requestBytes.release(held)
+        guard let answer else { return false }
+        return reply(errno: answer.errno) && answer.keepGoing
+    }
+
+    /// What to answer a set read in full (nil: no one to answer), applying it if it is complete.
+    private func finish(_ request: SetRequest) -> (errno: Int32, keepGoing: Bool)? {
+        switch request {
         case .abandoned(let why):
             context.log("uapi: set abandoned, nothing applied: \(why)")
-            return false
+            return nil
         case .rejected(let errno, let ended, let problem):
             context.log("uapi: \(problem)")
-            return reply(errno: errno) && !ended
+            return (errno, !ended)
         case .complete(let change):
             // Applied under the lock; made durable (router mode) outside it, so that concurrent
             // sets share one write.
@@ -73,7 +81,7 @@ struct UAPISession {
                 failure = error
             }
             if let failure { context.log("uapi: set failed: \(failure)") }
-            return reply(errno: failure.map { -$0.code } ?? 0)
+            return (failure.map { -$0.code } ?? 0, true)
         }
     }
 
