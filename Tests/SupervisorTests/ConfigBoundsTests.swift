@@ -1,6 +1,8 @@
 import Crypto
+import Foundation
 import Glibc
 import Protocol
+import System
 import Testing
 @testable import Supervisor
 
@@ -37,6 +39,25 @@ import Testing
             + Self.peers(ConfigBounds.maxPeers + 1...ConfigBounds.maxPeers + 1) + "\n"
         #expect(try client.request(swap) == "errno=0\n\n")
         #expect(h.target.configuration.peerCount == ConfigBounds.maxPeers)
+    }
+
+    /// Router mode checks again on the state as it stands under the store's lock (a reload may
+    /// have added peers since the session looked): refused, nothing written, the data plane
+    /// never asked.
+    @Test func routerModeRefusesAChangeOverTheBoundBeforeTheDataPlaneOrTheFile() throws {
+        var interface = InterfaceState(name: "wg0")
+        for n in 1...ConfigBounds.maxPeers { interface.config.addPeer(PublicKey(KeyEncoding.fromHex(Self.keyHex(number: n))!)) }
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = StateStore(path: directory + "/state.json", state: StateFile(interfaces: [interface]))
+        let dataPlane = FakeTarget()
+        let router = RouterInterface(name: "wg0", store: store, dataPlane: dataPlane)
+        var change = ConfigChange()
+        change.append(.peer(PublicKey(KeyEncoding.fromHex(Self.keyHex(number: ConfigBounds.maxPeers + 1))!)))
+        let before = store.state
+        #expect(throws: Errno(ENOSPC)) { _ = try router.apply(router.configuration, change: change) }
+        #expect(store.state == before && store.writeCount == 0)
+        #expect(dataPlane.applyCalls == 0)
     }
 
     /// All sets together hold at most the server's request limit (by default one request's
