@@ -214,6 +214,12 @@ public final class Interface: ControlTarget, @unchecked Sendable {
     public func apply(_ config: DeviceConfig) throws(Errno) {
         try applying.withLock { (_: inout Void) throws(Errno) in
             guard !released.load(ordering: .acquiring) else { throw Errno(ENODEV) }
+            // The supervisor refuses such a change before it comes here; this guards the data
+            // plane's own memory whoever sends it.
+            if let violation = ConfigBounds.violation(of: config) {
+                options.log("configuration refused: \(violation)")
+                throw Errno(ENOSPC)
+            }
             let old = configuration
             let bound = boundListenPort
             // Rebind only for a real change: `wg setconf` echoes back the port we hold.

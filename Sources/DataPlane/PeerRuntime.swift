@@ -27,16 +27,26 @@ final class PeerRuntime: @unchecked Sendable {
 
     deinit { purgeStaged() }
 
-    /// Keeps a packet until a session exists; the oldest goes when 128 are waiting. False when
-    /// the pool had no slot for it (the packet is dropped; the caller counts it).
+    /// What staging a packet did: one packet is dropped (and the caller counts it) when 128 were
+    /// waiting (the oldest, as the kernel does) or when the pool had no slot (the new one).
+    enum Staged: Equatable {
+        case kept
+        case keptDroppingOldest
+        case dropped
+
+        var droppedOne: Bool { self != .kept }
+    }
+
+    /// Keeps a packet until a session exists.
     @discardableResult
-    func stage(_ buffer: consuming PacketBuffer) -> Bool {
+    func stage(_ buffer: consuming PacketBuffer) -> Staged {
         var held: PacketBuffer? = consume buffer
-        return staged.withLock { chain -> Bool in
-            if chain.count == Self.stagedCapacity { _ = Self.removeOldest(&chain, pool) }
-            guard let slot = chain.append(pool) else { return false }
+        return staged.withLock { chain -> Staged in
+            let full = chain.count == Self.stagedCapacity
+            if full { _ = Self.removeOldest(&chain, pool) }
+            guard let slot = chain.append(pool) else { return .dropped }
             pool.job(slot).pointee.buffer = held.take()
-            return true
+            return full ? .keptDroppingOldest : .kept
         }
     }
 

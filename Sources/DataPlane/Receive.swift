@@ -6,8 +6,17 @@ import System
 /// receive queue, handshake messages to the handshake queue, decryption on any worker, and
 /// in-order delivery to the tunnel.
 extension Interface {
+    /// Datagrams one receive takes at most.
+    static let receiveBatch = 32
+
+    /// How many buffers of `size` the receiver holds for its next batch: 32, but of large buffers
+    /// a quarter of the class at most, so that the tunnel and the queues keep the rest.
+    func receiveSlots(bufferSize size: Int) -> Int {
+        size == largePool.bufferSize ? min(Self.receiveBatch, max(1, largePool.count / 4)) : Self.receiveBatch
+    }
+
     func udpLoop() {
-        let batch = 32
+        let batch = Self.receiveBatch
         let datagrams = UnsafeMutablePointer<ReceivedDatagram>.allocate(capacity: batch)
         datagrams.initialize(repeating: ReceivedDatagram(), count: batch)
         let buffers = UnsafeMutablePointer<PacketBuffer?>.allocate(capacity: batch)
@@ -25,9 +34,7 @@ extension Interface {
         while isRunning {
             guard let sockets = currentSockets() else { usleep(50_000); continue }
             let size = datagramBufferSize(now: Clock.now())
-            // Large buffers are few: the receiver holds a quarter of them at most, so that the
-            // tunnel and the queues keep the rest.
-            let slots = size == largePool.bufferSize ? min(batch, max(1, largePool.count / 4)) : batch
+            let slots = receiveSlots(bufferSize: size)
             for i in slots..<batch { buffers[i] = nil }
             var filled = 0
             while filled < slots {

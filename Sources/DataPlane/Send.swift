@@ -149,12 +149,12 @@ extension Interface {
         let runtime = peer.runtime
         // Packets already waiting go first, so that order holds.
         if runtime.stagedCount > 0 {
-            if !runtime.stage(buffer) { counters.count(.queueFull) }
+            if runtime.stage(buffer).droppedOne { counters.count(.queueFull) }
             sendStaged(peer, now: now, inline: inline)
             return
         }
         guard let (keypair, counter) = peer.reserveNonce(now: now) else {
-            if !runtime.stage(buffer) { counters.count(.queueFull) }
+            if runtime.stage(buffer).droppedOne { counters.count(.queueFull) }
             requestHandshake(peer, isRetry: false)
             return
         }

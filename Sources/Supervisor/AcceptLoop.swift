@@ -14,6 +14,8 @@ final class ServerContext: Sendable {
     let busyIdleTimeout: Int32
     let maxConnections: Int
     let maxRequestLength: Int
+    /// What all sets hold together, from their first line until they are applied.
+    let requestBytes: RequestBytes
     let log: @Sendable (String) -> Void
     let onSocketDeleted: @Sendable () -> Void
 
@@ -32,7 +34,7 @@ final class ServerContext: Sendable {
 
     init(target: any ControlTarget, socketPath: String, identity: FileIdentity, listening: ListeningSocket,
          stop: StopSignal, readTimeout: Int32, busyIdleTimeout: Int32, maxConnections: Int, maxRequestLength: Int,
-         log: @escaping @Sendable (String) -> Void, onSocketDeleted: @escaping @Sendable () -> Void) {
+         requestBytes: RequestBytes, log: @escaping @Sendable (String) -> Void, onSocketDeleted: @escaping @Sendable () -> Void) {
         self.target = target
         self.socketPath = socketPath
         self.identity = identity
@@ -41,6 +43,7 @@ final class ServerContext: Sendable {
         self.busyIdleTimeout = busyIdleTimeout
         self.maxConnections = maxConnections
         self.maxRequestLength = maxRequestLength
+        self.requestBytes = requestBytes
         self.log = log
         self.onSocketDeleted = onSocketDeleted
         self.stop = stop

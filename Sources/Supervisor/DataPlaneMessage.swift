@@ -21,7 +21,8 @@ public enum DataPlaneMessage: ControlMessage, Equatable {
         case ready = 0x101, applied, status, log, interfaceGone
     }
 
-    public static let maxPeers = 1_000_000
+    /// An interface's peers at most (`ConfigBounds`): a status frame is 332 KB at most.
+    public static let maxPeers = ConfigBounds.maxPeers
     /// The largest errno Linux has (MAX_ERRNO).
     public static let errnoRange: ClosedRange<Int32> = 0...4095
 

@@ -40,6 +40,8 @@ final class RouterInterface: ControlTarget {
             guard let index = state.interfaces.firstIndex(where: { $0.name == name }) else { throw Errno(ENODEV) }
             var next = state.interfaces[index].config
             change.apply(to: &next)
+            // Checked again on the state as it is now: a reload may have added peers since.
+            guard ConfigBounds.violation(of: next) == nil else { throw Errno(ENOSPC) }
             _ = try dataPlane.apply(next, change: change)
             state.interfaces[index].take(next)
         }

@@ -70,7 +70,12 @@ struct StateFileDecoder {
         if let routes = object.optional("routes") { interface.routes = try fields.bool(routes.value, routes.path) }
         let peers = try object.required("peers")
         var peerIndex: [PublicKey: Int] = [:]
-        for (i, element) in try fields.array(peers.value, peers.path).enumerated() {
+        // Allowed IPs need no such check: 4 MiB of text holds fewer than 400,000 of them.
+        let peerList = try fields.array(peers.value, peers.path)
+        guard peerList.count <= ConfigBounds.maxPeers else {
+            throw fields.error(peers.path, "\(peerList.count) peers; an interface has at most \(ConfigBounds.maxPeers)")
+        }
+        for (i, element) in peerList.enumerated() {
             try decodePeer(element, StateFileFields.element(peers.path, i), into: &interface, index: &peerIndex)
         }
         return interface

@@ -44,6 +44,10 @@ public final class UAPIServer: Sendable {
     ///   bounds what each connection can make the daemon hold. The default, 32 MiB, has room for
     ///   400,000 allowed IPs in their longest spelling (about 25 MB; in wg's usual spelling they
     ///   take about 12 MB, and the kernel selftest's 130,560 about 4 MB).
+    /// - maxRequestBytesInFlight: the most all sets together may hold, from their first line until
+    ///   they are applied (by default one request's worth): 32 connections cannot make the daemon
+    ///   hold 32 large sets at once. A set that would go over is read to its end and refused with
+    ///   ENOBUFS; the others go on.
     /// - readTimeoutMilliseconds: a connection whose client sends nothing (or reads nothing of a
     ///   reply) for this long is closed.
     /// - busyIdleTimeoutMilliseconds: sooner, this long, while all `maxConnections` are taken and
@@ -51,7 +55,7 @@ public final class UAPIServer: Sendable {
     ///   against everyone else (`ServedConnections`).
     public init(interface name: String, directory: String = "/var/run/wireguard", target: any ControlTarget,
                 readTimeoutMilliseconds: Int32 = 10_000, busyIdleTimeoutMilliseconds: Int32 = 1_000,
-                maxConnections: Int = 32, maxRequestLength: Int = 32 << 20,
+                maxConnections: Int = 32, maxRequestLength: Int = 32 << 20, maxRequestBytesInFlight: Int? = nil,
                 onSocketDeleted: @escaping @Sendable () -> Void = {},
                 log: @escaping @Sendable (String) -> Void = { _ in }) throws(UAPIServerError) {
         guard InterfaceName.isValid(name) else {
@@ -81,6 +85,7 @@ public final class UAPIServer: Sendable {
                                 busyIdleTimeout: min(max(busyIdleTimeoutMilliseconds, 1), max(readTimeoutMilliseconds, 1)),
                                 maxConnections: max(maxConnections, 1),
                                 maxRequestLength: max(maxRequestLength, 1),
+                                requestBytes: RequestBytes(limit: max(maxRequestBytesInFlight ?? maxRequestLength, 1)),
                                 log: log, onSocketDeleted: onSocketDeleted)
     }
 
@@ -110,4 +115,7 @@ public final class UAPIServer: Sendable {
     }
 
     deinit { stop() }
+
+    /// Request bytes the sets being read or applied hold now (for tests).
+    var requestBytesHeld: Int { context.requestBytes.held }
 }

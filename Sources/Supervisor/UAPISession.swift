@@ -52,13 +52,24 @@ struct UAPISession {
     /// configuration in force and the result handed to the target whole: concurrent sets never
     /// lose each other's changes, and the lock is held only for work that never waits on a client.
     private func set() -> Bool {
-        switch readSet() {
+        // The request bytes this set holds under the server's shared limit, until it is done:
+        // given back before the reply, so that a client with its answer finds the room free.
+        var held = 0
+        let answer = finish(readSet(holding: &held))
+        context.requestBytes.release(held)
+        guard let answer else { return false }
+        return reply(errno: answer.errno) && answer.keepGoing
+    }
+
+    /// What to answer a set read in full (nil: no one to answer), applying it if it is complete.
+    private func finish(_ request: SetRequest) -> (errno: Int32, keepGoing: Bool)? {
+        switch request {
         case .abandoned(let why):
             context.log("uapi: set abandoned, nothing applied: \(why)")
-            return false
+            return nil
         case .rejected(let errno, let ended, let problem):
             context.log("uapi: \(problem)")
-            return reply(errno: errno) && !ended
+            return (errno, !ended)
         case .complete(let change):
             // Applied under the lock; made durable (router mode) outside it, so that concurrent
             // sets share one write.
@@ -70,7 +81,7 @@ struct UAPISession {
                 failure = error
             }
             if let failure { context.log("uapi: set failed: \(failure)") }
-            return reply(errno: failure.map { -$0.code } ?? 0)
+            return (failure.map { -$0.code } ?? 0, true)
         }
     }
 
@@ -83,11 +94,12 @@ struct UAPISession {
         case abandoned(String)
     }
 
-    /// Reads a set's lines up to the empty one, parsing each. After a bad line, or past the
-    /// request length limit, the rest is read, to stay in step with the client, but not kept.
+    /// Reads a set's lines up to the empty one, parsing each. After a bad line, past the request
+    /// length limit, or past what all sets may hold together, the rest is read, to stay in step
+    /// with the client, but not kept. `held` is what this set took of the shared limit.
     /// A set cut short by EOF is a dropped client and changes nothing (wireguard-go applies what
     /// it read; `wg` always sends the empty line, so nothing that speaks the protocol loses by this).
-    private func readSet() -> SetRequest {
+    private func readSet(holding held: inout Int) -> SetRequest {
         var parser = UAPISetParser()
         var change = ConfigChange()
         var rejection: (errno: Int32, message: String)?
@@ -102,8 +114,15 @@ struct UAPISession {
             } catch {
                 return .abandoned(describe(error))
             }
-            if rejection == nil, stream.consumed - start > context.maxRequestLength {
-                rejection = (-EMSGSIZE, "request longer than \(context.maxRequestLength) bytes")
+            if rejection == nil {
+                let length = stream.consumed - start
+                if length > context.maxRequestLength {
+                    rejection = (-EMSGSIZE, "request longer than \(context.maxRequestLength) bytes")
+                } else if context.requestBytes.reserve(length - held) {
+                    held = length
+                } else {
+                    rejection = (-ENOBUFS, "the sets in progress hold \(context.requestBytes.limit) bytes of requests already")
+                }
             }
             switch line {
             case .text(let text) where text.isEmpty:
@@ -123,13 +142,23 @@ struct UAPISession {
                 rejection = rejection ?? (-EINVAL, "line with NUL or invalid UTF-8")
             }
             if rejection != nil, change.count > 0 { change = ConfigChange() }  // never applied: let it go now
+            if rejection != nil, held > 0 {
+                context.requestBytes.release(held)
+                held = 0
+            }
         }
     }
 
     /// Applies a parsed set to the configuration in force; the target's error if it refused.
+    /// A set that would take the interface over a bound (peers, allowed IPs) is refused whole
+    /// with ENOSPC and never reaches the target.
     private func apply(_ change: ConfigChange) -> Result<Commitment, Errno> {
         var config = context.target.configuration
         change.apply(to: &config)
+        if let violation = ConfigBounds.violation(of: config) {
+            context.log("uapi: set refused, nothing applied: \(violation)")
+            return .failure(Errno(ENOSPC))
+        }
         return Result { () throws(Errno) in try context.target.apply(config, change: change) }
     }
 

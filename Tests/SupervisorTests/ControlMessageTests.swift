@@ -68,7 +68,7 @@ struct ControlMessageTests {
         #expect(try Support.payload(SupervisorMessage.sockets(port: 0x1234, hasV6: true)) == [0x34, 0x12, 1])
         #expect(try Support.payload(SupervisorMessage.start(Support.options))
             == [3] + Array("wg0".utf8) + [1, 0] + [0x8C, 0x05, 0, 0] + [0, 0x10, 0, 0] + [0, 1, 0, 0] + [2, 0] + [0, 0, 0, 0, 1, 0, 0, 0])
-        #expect(DataPlaneMessage.limit(DataPlaneMessage.status(id: 0, peers: []).type) == 12 + 1_000_000 * 81)
+        #expect(DataPlaneMessage.limit(DataPlaneMessage.status(id: 0, peers: []).type) == 12 + 4096 * 81)
         #expect(SupervisorMessage.limit(SupervisorMessage.configure(id: 0, change: ConfigChange()).type) == 64 << 20)
         // The record's address field: an IPv4 endpoint in the first 4 bytes, port little-endian.
         let bytes = try Support.payload(DataPlaneMessage.status(id: 0, peers: [Support.record]))

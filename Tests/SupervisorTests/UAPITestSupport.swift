@@ -150,12 +150,13 @@ final class Harness {
     let server: UAPIServer
 
     init(name: String = "wgtest0", readTimeout: Int32 = 500, busyIdleTimeout: Int32 = 1_000, maxConnections: Int = 32,
-         maxRequestLength: Int = 32 << 20, onSocketDeleted: @escaping @Sendable () -> Void = {}) throws {
+         maxRequestLength: Int = 32 << 20, maxRequestBytesInFlight: Int? = nil, onSocketDeleted: @escaping @Sendable () -> Void = {}) throws {
         root = try makeTemporaryDirectory()
         directory = root + "/run"
         let logs = logs
         server = try UAPIServer(interface: name, directory: directory, target: target, readTimeoutMilliseconds: readTimeout,
                                 busyIdleTimeoutMilliseconds: busyIdleTimeout, maxConnections: maxConnections, maxRequestLength: maxRequestLength,
+                                maxRequestBytesInFlight: maxRequestBytesInFlight,
                                 onSocketDeleted: onSocketDeleted, log: { logs.append($0) })
         try server.start()
     }
