@@ -4,6 +4,7 @@
 
     bench-tunnel.py run --wgd PATH [--crypto-log FILE]     (root; settings from the environment)
     bench-tunnel.py cleanup STATE                          (undo what a run's state file lists)
+    bench-tunnel.py report RUN.json                        (its .md and .png again)
     bench-tunnel.py hs-send ...                            (internal: the handshake initiator)
 
 Environment: N (rounds, 5), T (iperf3 seconds, 5), WG_GO (wireguard-go), OUTDIR (.build/bench),
@@ -836,14 +837,31 @@ def cmd_run(a):
     meta["wall_s"] = time.monotonic() - t_start
     write_json(base + ".json", meta, once, rounds)
     if rounds:
-        rows = figures(rounds, cfg)
-        write_png(base + ".png", [r for r in rows if r["chart"] and r["ratio"]])
-        text = report(meta, once, rounds, rows, cfg, base)
-        with open(base + ".md", "w") as f:
-            f.write(text)
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_outputs(base, meta, once, rounds, cfg)
     return rc
+
+
+def write_outputs(base, meta, once, rounds, cfg):
+    """BASE.png and BASE.md from the figures; the markdown also on stdout."""
+    rows = figures(rounds, cfg)
+    write_png(base + ".png", [r for r in rows if r["chart"] and r["ratio"]])
+    text = report(meta, once, rounds, rows, cfg, base)
+    with open(base + ".md", "w") as f:
+        f.write(text)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def cmd_report(path):
+    """The table and the chart again from a run's JSON (after a change to the report)."""
+    with open(path) as f:
+        data = json.load(f)
+    meta = data["meta"]
+    impls = meta["impls"]
+    cfg = argparse.Namespace(peers=meta["peers"], seconds=meta["seconds"],
+                             labels={"A": "wgd", "B": os.path.basename(shlex.split(impls["B"])[0])})
+    write_outputs(os.path.splitext(path)[0], meta, data["once"], data["rounds"], cfg)
+    return 0
 
 
 def write_json(path, meta, once, rounds):
@@ -904,7 +922,7 @@ METRICS = [
     ("cpu_tcpR", "daemon CPU per GB, TCP ←", "CPU-s/GB", "-", "CPU/GB-R", lambda r: get(r, "tcpR", "cpu_per_gb")),
     ("cpu_udp", "daemon CPU per GB received, UDP", "CPU-s/GB", "-", "CPU/GB UDP", lambda r: get(r, "udp", "cpu_per_gb")),
     ("cores_tcp", "daemon CPU during TCP →", "cores", "", None, lambda r: get(r, "tcp", "cores")),
-    ("idle_cpu", "daemon CPU when idle (both)", "ms/s", "-", None, lambda r: get(r, "idle", "cpu_ms_per_s")),
+    ("idle_cpu", "daemon CPU when idle (both; 3.3 ms/s a tick, no ratio)", "ms/s", "-", None, lambda r: get(r, "idle", "cpu_ms_per_s")),
     ("rss_idle", "VmRSS idle, per daemon (mean of the ends)", "MiB", "-", "RSS IDLE",
      lambda r: mean2(get(r, "idle", "rss"))),
     ("pss_idle", "PSS idle, per daemon", "MiB", "-", "PSS IDLE", lambda r: mean2(get(r, "idle", "pss"))),
@@ -936,7 +954,7 @@ def figures(rounds, cfg):
         a = [read(rr["A"]) for rr in rounds]
         b = [read(rr["B"]) for rr in rounds]
         ratios = []
-        for x, y in zip(a, b):
+        for x, y in zip(a, b) if key != "idle_cpu" else ():   # one tick either way: no ratio
             if x is not None and y is not None:
                 if y:
                     ratios.append(x / y)
@@ -951,8 +969,8 @@ def figures(rounds, cfg):
 def num(v):
     if v is None:
         return "–"
-    if isinstance(v, int):
-        return str(v)
+    if isinstance(v, int) or v.is_integer():   # counts (and their medians), and exact zeros
+        return "%d" % v
     size = abs(v)
     return "%.0f" % v if size >= 100 else "%.1f" % v if size >= 10 else "%.2f" % v if size >= 0.1 else "%.3f" % v
 
@@ -1134,6 +1152,8 @@ def main():
     r.add_argument("--crypto-log", help="wgd-bench output with the seal+open 1420 B line")
     c = sub.add_parser("cleanup")
     c.add_argument("state")
+    p = sub.add_parser("report")
+    p.add_argument("json", help="a run's .json: writes its .md and .png again")
     h = sub.add_parser("hs-send")
     h.add_argument("--messages", required=True)
     h.add_argument("--target", required=True)
@@ -1146,6 +1166,8 @@ def main():
         return cmd_run(a)
     if a.cmd == "cleanup":
         return cmd_cleanup(a.state)
+    if a.cmd == "report":
+        return cmd_report(a.json)
     return cmd_hs_send(a)
 
 
