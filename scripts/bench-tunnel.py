@@ -892,51 +892,57 @@ def parse_crypto_log(path):
 # ------------------------------------------------------------------------------------------------
 # Statistics and the report
 
-def mean2(values):
-    return None if not values or None in values else sum(values) / len(values)
-
-
-def sum2(values):
-    return None if not values or None in values else sum(values)
-
-
-def get(d, *keys):
-    for key in keys:
-        if isinstance(key, int):
-            d = d[key] if isinstance(d, list) and key < len(d) else None
+def get(d, path):
+    """A value in one round's record by a dotted path (tcp.gbps, idle.rss.0); None if absent.
+    A path may start with mean: or sum: over a per-end list (idle.rss = [end 1, end 2])."""
+    how, _, path = path.rpartition(":")
+    for key in path.split("."):
+        if key.isdigit():
+            d = d[int(key)] if isinstance(d, list) and int(key) < len(d) else None
         else:
             d = d.get(key) if isinstance(d, dict) else None
+    if how:
+        if not d or None in d:
+            return None
+        return sum(d) / len(d) if how == "mean" else sum(d)
     return d
 
 
-# key, label, unit, better (+ higher, - lower, '' neither), short name for the chart (or None),
-# and how to read one round's value for one implementation.
-METRICS = [
-    ("tcp", "TCP 1 stream →", "Gbit/s", "+", "TCP", lambda r: get(r, "tcp", "gbps")),
-    ("tcpR", "TCP 1 stream ← (-R)", "Gbit/s", "+", "TCP-R", lambda r: get(r, "tcpR", "gbps")),
-    ("udp", "UDP received (-b 0 -l 1380)", "Gbit/s", "+", "UDP", lambda r: get(r, "udp", "gbps")),
-    ("udp_loss", "UDP loss", "%", "-", None, lambda r: get(r, "udp", "loss_pct")),
-    ("retr", "TCP 1 stream retransmits", "count", "-", None, lambda r: get(r, "tcp", "retransmits")),
-    ("lat", "ping RTT median (-i 0.01)", "ms", "-", "PING", lambda r: get(r, "ping", "p50_ms")),
-    ("cpu_tcp", "daemon CPU per GB, TCP →", "CPU-s/GB", "-", "CPU/GB", lambda r: get(r, "tcp", "cpu_per_gb")),
-    ("cpu_tcpR", "daemon CPU per GB, TCP ←", "CPU-s/GB", "-", "CPU/GB-R", lambda r: get(r, "tcpR", "cpu_per_gb")),
-    ("cpu_udp", "daemon CPU per GB received, UDP", "CPU-s/GB", "-", "CPU/GB UDP", lambda r: get(r, "udp", "cpu_per_gb")),
-    ("cores_tcp", "daemon CPU during TCP →", "cores", "", None, lambda r: get(r, "tcp", "cores")),
-    ("idle_cpu", "daemon CPU when idle (both; 3.3 ms/s a tick, no ratio)", "ms/s", "-", None, lambda r: get(r, "idle", "cpu_ms_per_s")),
-    ("rss_idle", "VmRSS idle, per daemon (mean of the ends)", "MiB", "-", "RSS IDLE",
-     lambda r: mean2(get(r, "idle", "rss"))),
-    ("pss_idle", "PSS idle, per daemon", "MiB", "-", "PSS IDLE", lambda r: mean2(get(r, "idle", "pss"))),
-    ("peak", "peak RSS (VmHWM) over the TCP tests, both ends", "MiB", "-", "PEAK", lambda r: sum2(get(r, "peak"))),
-    ("threads", "threads idle (max of the ends)", "count", "", None, lambda r: get(r, "idle", "threads")),
-    ("setup", "start → first ping reply", "s", "-", None, lambda r: get(r, "setup_s")),
-    ("addconf", "`wg addconf` of %d peers", "s", "-", "ADDCONF", lambda r: get(r, "hs", "addconf_s")),
-    ("peers_rss", "VmRSS with %d peers (end 2)", "MiB", "-", "PEERS RSS", lambda r: get(r, "hs", "rss")),
-    ("peers_pss", "PSS with %d peers", "MiB", "-", None, lambda r: get(r, "hs", "pss")),
-    ("hs_rss", "VmRSS with %d peers, after the handshakes", "MiB", "-", None, lambda r: get(r, "hs", "rss_after_hs")),
-    ("hs", "handshakes/s (responder, 64 outstanding)", "1/s", "+", "HS/S", lambda r: get(r, "hs", "hs_per_s")),
-    ("hs_cpu", "responder CPU per handshake", "µs", "-", "HS CPU", lambda r: get(r, "hs", "hs_cpu_us")),
-    ("cookies", "cookie replies (responder under load)", "count", "", None, lambda r: get(r, "hs", "cookies")),
-]
+def parse_metrics(table):
+    """Rows of `key | better | chart label | path | unit | label`: better is + (higher is
+    better), - (lower) or . (neither); a chart label of . keeps the row out of the chart."""
+    rows = []
+    for line in table.strip().splitlines():
+        key, better, short, path, unit, label = [cell.strip() for cell in line.split("|")]
+        rows.append((key, label, unit, better.strip("."), None if short == "." else short, path))
+    return rows
+
+
+METRICS = parse_metrics("""
+tcp       | + | TCP        | tcp.gbps           | Gbit/s   | TCP 1 stream →
+tcpR      | + | TCP-R      | tcpR.gbps          | Gbit/s   | TCP 1 stream ← (-R)
+udp       | + | UDP        | udp.gbps           | Gbit/s   | UDP received (-b 0 -l 1380)
+udp_loss  | - | .          | udp.loss_pct       | %        | UDP loss
+retr      | - | .          | tcp.retransmits    | count    | TCP 1 stream retransmits
+lat       | - | PING       | ping.p50_ms        | ms       | ping RTT median (-i 0.01)
+cpu_tcp   | - | CPU/GB     | tcp.cpu_per_gb     | CPU-s/GB | daemon CPU per GB, TCP →
+cpu_tcpR  | - | CPU/GB-R   | tcpR.cpu_per_gb    | CPU-s/GB | daemon CPU per GB, TCP ←
+cpu_udp   | - | CPU/GB UDP | udp.cpu_per_gb     | CPU-s/GB | daemon CPU per GB received, UDP
+cores_tcp | . | .          | tcp.cores          | cores    | daemon CPU during TCP →
+idle_cpu  | - | .          | idle.cpu_ms_per_s  | ms/s     | daemon CPU when idle (both; 3.3 ms/s a tick, no ratio)
+rss_idle  | - | RSS IDLE   | mean:idle.rss      | MiB      | VmRSS idle, per daemon (mean of the ends)
+pss_idle  | - | PSS IDLE   | mean:idle.pss      | MiB      | PSS idle, per daemon
+peak      | - | PEAK       | sum:peak           | MiB      | peak RSS (VmHWM) over the TCP tests, both ends
+threads   | . | .          | idle.threads       | count    | threads idle (max of the ends)
+setup     | - | .          | setup_s            | s        | start → first ping reply
+addconf   | - | ADDCONF    | hs.addconf_s       | s        | `wg addconf` of %d peers
+peers_rss | - | PEERS RSS  | hs.rss             | MiB      | VmRSS with %d peers (end 2)
+peers_pss | - | .          | hs.pss             | MiB      | PSS with %d peers
+hs_rss    | - | .          | hs.rss_after_hs    | MiB      | VmRSS with %d peers, after the handshakes
+hs        | + | HS/S       | hs.hs_per_s        | 1/s      | handshakes/s (responder, 64 outstanding)
+hs_cpu    | - | HS CPU     | hs.hs_cpu_us       | µs       | responder CPU per handshake
+cookies   | . | .          | hs.cookies         | count    | cookie replies (responder under load)
+""")
 
 SUMMARY = [("tcp", "tcp"), ("tcp-R", "tcpR"), ("udp", "udp"), ("lat", "lat"), ("cpu/GB", "cpu_tcp"),
            ("rss idle", "rss_idle"), ("pss idle", "pss_idle"), ("peak", "peak"), ("2048-peers rss", "peers_rss"),
@@ -950,9 +956,9 @@ def spread(values):
 
 def figures(rounds, cfg):
     rows = []
-    for key, label, unit, better, short, read in METRICS:
-        a = [read(rr["A"]) for rr in rounds]
-        b = [read(rr["B"]) for rr in rounds]
+    for key, label, unit, better, short, path in METRICS:
+        a = [get(rr["A"], path) for rr in rounds]
+        b = [get(rr["B"], path) for rr in rounds]
         ratios = []
         for x, y in zip(a, b) if key != "idle_cpu" else ():   # one tick either way: no ratio
             if x is not None and y is not None:
