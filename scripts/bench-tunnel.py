@@ -1138,7 +1138,7 @@ def write_png(path, rows):
         c.rect(mid - 6, y_of(high), mid + 7, y_of(high) + 1, (30, 30, 30))
         c.rect(mid - 6, y_of(low), mid + 7, y_of(low) + 1, (30, 30, 30))
         value = num(median)
-        vy = y_of(max(median, high)) - 16 if median >= 1 else y_of(min(median, low)) + 6
+        vy = y_of(max(median, high)) - 18 if median >= 1 else y_of(min(median, low)) + 6
         c.text(mid - text_width(value) // 2, vy, value)
         for line, label in enumerate((str(i + 1), row["short"])):
             c.text(mid - text_width(label) // 2, height - bottom + 10 + 14 * line, label)
