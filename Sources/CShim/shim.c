@@ -42,6 +42,7 @@ int wgd_name_current_thread(const char *name) { return pthread_setname_np(pthrea
 /* One datagram at most this many per call: the stack arrays below stay small. */
 #define WGD_BATCH_MAX 64
 #define WGD_CONTROL_SIZE CMSG_SPACE(sizeof(struct in6_pktinfo))
+#define WGD_RECEIVE_CONTROL_SIZE (WGD_CONTROL_SIZE + CMSG_SPACE(sizeof(int)))
 
 int wgd_udp_enable_pktinfo(int fd, int family) {
     int on = 1;
@@ -49,9 +50,21 @@ int wgd_udp_enable_pktinfo(int fd, int family) {
     return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
 }
 
+int wgd_udp_enable_gro(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on));
+}
+
 static void read_local(struct msghdr *m, struct wgd_datagram *d) {
     d->local_family = 0;
+    d->segment_size = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+            int size;
+            memcpy(&size, CMSG_DATA(c), sizeof(size));
+            d->segment_size = size > 0 ? (unsigned int)size : 0;
+            continue;
+        }
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
             struct in_pktinfo *p = (struct in_pktinfo *)CMSG_DATA(c);
             memcpy(d->local, &p->ipi_addr, 4);
@@ -69,7 +82,7 @@ static void read_local(struct msghdr *m, struct wgd_datagram *d) {
 int wgd_udp_receive(int fd, struct wgd_datagram *d, unsigned int count) {
     struct mmsghdr msgs[WGD_BATCH_MAX];
     struct iovec iov[WGD_BATCH_MAX];
-    union { char buf[WGD_CONTROL_SIZE]; struct cmsghdr align; } control[WGD_BATCH_MAX];
+    union { char buf[WGD_RECEIVE_CONTROL_SIZE]; struct cmsghdr align; } control[WGD_BATCH_MAX];
     if (count > WGD_BATCH_MAX) count = WGD_BATCH_MAX;
     memset(msgs, 0, sizeof(msgs[0]) * count);
     for (unsigned int i = 0; i < count; i++) {

@@ -106,6 +106,16 @@ final class UDPSockets: BoundSockets, @unchecked Sendable {
     private let receiving = Atomic<Bool>(false)
     static let batchLimit = 64
 
+    /// With UDP_GRO the kernel hands over a run of datagrams from one source as one buffer of up
+    /// to 64 KiB, cut here into the caller's slots: one pass through the stack and one slot in
+    /// recvmmsg per run rather than per datagram. The runs land in `coalesced` (reserved, each
+    /// page resident once used); what did not fit the caller's batch waits in `pending` for the
+    /// next call, which hands it out before it reads again. The receiving thread's alone.
+    static let coalescedSlots = 8, coalescedRoom = 65_536
+    private let coalesced: UnsafeMutableRawPointer
+    private var pending = 0..<0
+    private var pendingOffset = 0
+
     /// How often a random port is drawn again when IPv6 has the one IPv4 got.
     static let randomPortAttempts = 100
 
@@ -114,6 +124,7 @@ final class UDPSockets: BoundSockets, @unchecked Sendable {
     private let markedElsewhere: Bool
 
     init(port: UInt16, fwmark: UInt32) throws(Errno) {
+        coalesced = Self.reserveCoalesced()
         wake = try WakePipe()
         (v4, v6, self.port) = try Self.openPairRetrying(port: port, fwmark: fwmark)
         markedElsewhere = false
@@ -122,6 +133,7 @@ final class UDPSockets: BoundSockets, @unchecked Sendable {
     /// Sockets another process bound and handed over (router mode's data plane). Takes
     /// ownership of the descriptors.
     init(adopting v4: Int32, v6: Int32, port: UInt16) throws(Errno) {
+        coalesced = Self.reserveCoalesced()
         do {
             wake = try WakePipe()
         } catch {
@@ -163,6 +175,14 @@ final class UDPSockets: BoundSockets, @unchecked Sendable {
     deinit {
         closeDescriptors()
         scratch.deallocate()
+        munmap(coalesced, Self.coalescedSlots * Self.coalescedRoom)
+    }
+
+    private static func reserveCoalesced() -> UnsafeMutableRawPointer {
+        let bytes = coalescedSlots * coalescedRoom
+        let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let memory, memory != MAP_FAILED else { fatalError("wgd: cannot reserve \(bytes) bytes for coalesced datagrams") }
+        return memory
     }
 
     // MARK: BoundSockets
@@ -178,6 +198,7 @@ final class UDPSockets: BoundSockets, @unchecked Sendable {
         poll.add(first)
         poll.add(second)
         poll.add(wake.pollable)
+        if !pending.isEmpty { return handOut(into: batch) }
         guard (try? poll.wait(milliseconds: milliseconds)) ?? 0 > 0, !poll.isReady(2) else { return 0 }
         preferV6.store(first == v4, ordering: .relaxed)
         let fd = poll.isReady(0) ? first : second
@@ -248,6 +269,8 @@ final class UDPSockets: BoundSockets, @unchecked Sendable {
         if family == AF_INET6 { try fd.setSocketOption(Int32(IPPROTO_IPV6), IPV6_V6ONLY, Int32(1)) }
         if fwmark != 0 { try fd.setSocketOption(SOL_SOCKET, SO_MARK, fwmark) }
         _ = try retrying { wgd_udp_enable_pktinfo(fd.rawValue, family) }
+        // Best effort: a kernel without UDP_GRO hands over one datagram at a time.
+        _ = wgd_udp_enable_gro(fd.rawValue)
         // Room for bursts while the workers are busy.
         try? fd.setSocketOption(SOL_SOCKET, SO_RCVBUF, Int32(4 << 20))
         try? fd.setSocketOption(SOL_SOCKET, SO_SNDBUF, Int32(4 << 20))
@@ -271,25 +294,44 @@ final class UDPSockets: BoundSockets, @unchecked Sendable {
 
     // MARK: receiving
 
-    /// recvmmsg into the slots' buffers; the kernel's view of each datagram becomes Swift values.
+    /// recvmmsg into the coalesced slots, then as many datagrams as the batch holds.
     private func receiveBatch(_ fd: Int32, _ batch: UnsafeMutableBufferPointer<ReceivedDatagram>) -> Int {
-        let count = min(batch.count, Self.batchLimit)
-        for i in 0..<count {
+        for i in 0..<Self.coalescedSlots {
             scratch[i] = wgd_datagram()
-            scratch[i].data = batch[i].data
-            scratch[i].capacity = UInt32(batch[i].capacity)
+            scratch[i].data = coalesced + i * Self.coalescedRoom
+            scratch[i].capacity = UInt32(Self.coalescedRoom)
         }
-        let received = Int(wgd_udp_receive(fd, scratch, UInt32(count)))
+        let received = Int(wgd_udp_receive(fd, scratch, UInt32(Self.coalescedSlots)))
         guard received > 0 else { return 0 }
-        for i in 0..<received {
+        pending = 0..<received
+        pendingOffset = 0
+        return handOut(into: batch)
+    }
+
+    /// Copies the pending datagrams, a run's one segment at a time, into the batch's buffers;
+    /// one too large for its slot is handed out truncated (length 0), as recvmmsg would have.
+    private func handOut(into batch: UnsafeMutableBufferPointer<ReceivedDatagram>) -> Int {
+        var n = 0
+        while n < batch.count, let i = pending.first {
             var d = scratch[i]
-            batch[i].length = Int(d.length)
-            batch[i].truncated = d.truncated != 0
-            batch[i].source = withUnsafeBytes(of: &d.remote) { Endpoint(sockaddr: $0.baseAddress!, length: Int(d.remote_length)) }
+            let total = d.truncated != 0 ? 0 : Int(d.length)
+            let length = min(d.segment_size > 0 ? Int(d.segment_size) : total, total - pendingOffset)
+            batch[n].truncated = d.truncated != 0 || length > batch[n].capacity
+            batch[n].length = batch[n].truncated ? 0 : length
+            if !batch[n].truncated, let data = batch[n].data, let run = d.data {
+                data.copyMemory(from: run + pendingOffset, byteCount: length)
+            }
+            batch[n].source = withUnsafeBytes(of: &d.remote) { Endpoint(sockaddr: $0.baseAddress!, length: Int(d.remote_length)) }
             var local = LocalAddress(family: d.local_family, interfaceIndex: d.local_ifindex)
             withUnsafeBytes(of: &d.local) { src in withUnsafeMutableBytes(of: &local.bytes) { $0.copyMemory(from: src) } }
-            batch[i].local = local
+            batch[n].local = local
+            n += 1
+            pendingOffset += length
+            if pendingOffset >= total {
+                pending = pending.dropFirst()
+                pendingOffset = 0
+            }
         }
-        return received
+        return n
     }
 }

@@ -31,6 +31,65 @@ import Testing
         #expect(received.map(\.count) == [3300, 1400, 1200])
     }
 
+    /// UDPSockets to UDPSockets: the receiver's UDP_GRO takes each run as one, and its batches
+    /// cut them back into the datagrams that were sent, across calls when a batch is smaller
+    /// than a run, each from the sender's address.
+    @Test(.enabled(if: canUnshare, "needs root: a network namespace of its own"))
+    func coalescedRunsAreCutBackIntoTheirDatagrams() throws {
+        let received = try Self.inOwnNamespace { try Self.sendAndReceiveThroughSockets(slots: 2, room: 2048) }
+        #expect(received.map(\.count) == Self.lengths)
+        for (i, datagram) in received.enumerated() { #expect(datagram.allSatisfy { $0 == UInt8(i) }) }
+    }
+
+    /// A datagram larger than its slot is handed out truncated (length 0), the others intact.
+    @Test(.enabled(if: canUnshare, "needs root: a network namespace of its own"))
+    func aDatagramLargerThanItsSlotIsTruncated() throws {
+        let received = try Self.inOwnNamespace { try Self.sendAndReceiveThroughSockets(slots: 8, room: 900) }
+        #expect(received.map(\.count) == Self.lengths.map { $0 > 900 ? 0 : $0 })
+    }
+
+    static func sendAndReceiveThroughSockets(slots: Int, room: Int) throws -> [[UInt8]] {
+        let receiver = try UDPBind().open(port: 0, fwmark: 0)
+        defer { receiver.close() }
+        try send(to: receiver.port)
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * room, alignment: 16)
+        defer { memory.deallocate() }
+        var batch = [ReceivedDatagram](repeating: ReceivedDatagram(), count: slots)
+        var received: [[UInt8]] = []
+        for _ in 0..<lengths.count {
+            for i in 0..<slots {
+                batch[i] = ReceivedDatagram()
+                batch[i].data = memory.baseAddress! + i * room
+                batch[i].capacity = room
+            }
+            let n = batch.withUnsafeMutableBufferPointer { receiver.receive($0, waitingAtMost: 1000) }
+            guard n > 0 else { break }
+            for slot in batch[0..<n] {
+                guard slot.source == Endpoint("127.0.0.1:\(senderPort.load(ordering: .relaxed))") else { throw Errno(EPROTO) }
+                received.append(Array(UnsafeRawBufferPointer(start: slot.data, count: slot.length)))
+            }
+            if received.count >= lengths.count { break }
+        }
+        return received
+    }
+
+    static let senderPort = Atomic<UInt16>(0)
+
+    /// `lengths` in one batch from UDPSockets of their own to 127.0.0.1:`port`.
+    static func send(to port: UInt16) throws {
+        let sockets = try UDPBind().open(port: 0, fwmark: 0)
+        defer { sockets.close() }
+        senderPort.store(sockets.port, ordering: .relaxed)
+        let payloads = lengths.enumerated().map { [UInt8](repeating: UInt8($0.offset), count: $0.element) }
+        var datagrams = payloads.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.withUnsafeBytes { $0.baseAddress! }), iov_len: $0.count) }
+        let sent = try payloads.withUnsafeBufferPointer { _ in
+            try datagrams.withUnsafeMutableBufferPointer { d throws(Errno) in
+                try sockets.send(UnsafeBufferPointer(d), to: Endpoint("127.0.0.1:\(port)")!, from: .none)
+            }
+        }
+        guard sent == lengths.count else { throw Errno(EIO) }
+    }
+
     /// Runs `body` on a thread of its own in a fresh network namespace with loopback up.
     static func inOwnNamespace(_ body: @escaping @Sendable () throws -> [[UInt8]]) throws -> [[UInt8]] {
         let result = Mutex<Result<[[UInt8]], any Error>?>(nil)
@@ -74,16 +133,7 @@ import Testing
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(receiver, $0, &length) } }
         let port = UInt16(bigEndian: address.sin_port)
 
-        let sockets = try UDPBind().open(port: 0, fwmark: 0)
-        defer { sockets.close() }
-        let payloads = lengths.enumerated().map { [UInt8](repeating: UInt8($0.offset), count: $0.element) }
-        var datagrams = payloads.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.withUnsafeBytes { $0.baseAddress! }), iov_len: $0.count) }
-        let sent = try payloads.withUnsafeBufferPointer { _ in
-            try datagrams.withUnsafeMutableBufferPointer { d throws(Errno) in
-                try sockets.send(UnsafeBufferPointer(d), to: Endpoint("127.0.0.1:\(port)")!, from: .none)
-            }
-        }
-        guard sent == lengths.count else { throw Errno(EIO) }
+        try send(to: port)
         var received: [[UInt8]] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         for _ in 0..<lengths.count {

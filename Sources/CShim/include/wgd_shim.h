@@ -43,11 +43,15 @@ struct wgd_datagram {
     int local_family;              /* 0 = unknown/any, AF_INET or AF_INET6 */
     int local_ifindex;
     int truncated;                 /* receive: the datagram was larger than capacity (length is 0) */
+    unsigned int segment_size;     /* receive: with UDP_GRO, the size of the datagrams coalesced in data (0: one) */
 };
 
 /* Receive up to `count` datagrams without blocking past the first; returns how many, or -1 and
  * errno. Truncated datagrams are reported with length 0 (dropped by the caller). */
 int wgd_udp_receive(int fd, struct wgd_datagram *datagrams, unsigned int count);
+/* UDP_GRO: let the kernel hand over runs of datagrams from one source as one (segment_size says
+ * how to cut them). 0, or -1 and errno (a kernel without it). */
+int wgd_udp_enable_gro(int fd);
 /* Send `count` datagrams (data, length pairs laid out as struct iovec) to one destination
  * (`remote`: a sockaddr_in or sockaddr_in6 of `remote_length` bytes), from the local address
  * `local` (4 or 16 bytes, network order) when `local_family` is AF_INET or AF_INET6, else from
