@@ -26,16 +26,17 @@
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 
-#define SWIFT __attribute__((swiftcall, visibility("default")))
+#define SWIFTCALL __attribute__((swiftcall))
+#define SWIFT SWIFTCALL __attribute__((visibility("default")))
 #define SELF __attribute__((swift_context))
 
 #define LOCK_SLOW "$s15Synchronization12_MutexHandleV9_lockSlowyys6UInt32VF"
 #define TRY_LOCK_SLOW "$s15Synchronization12_MutexHandleV12_tryLockSlowSbyF"
 #define UNLOCK_SLOW "$s15Synchronization12_MutexHandleV11_unlockSlowyyF"
 
-typedef SWIFT void (*LockSlow)(uint32_t, SELF void *);
-typedef SWIFT _Bool (*TryLockSlow)(SELF void *);
-typedef SWIFT void (*UnlockSlow)(SELF void *);
+typedef SWIFTCALL void (*LockSlow)(uint32_t, SELF void *);
+typedef SWIFTCALL _Bool (*TryLockSlow)(SELF void *);
+typedef SWIFTCALL void (*UnlockSlow)(SELF void *);
 
 static void *library(const char *name, void **cache) {
     void *function = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
