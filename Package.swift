@@ -95,42 +95,45 @@ let package = Package(
         ),
         // Test-only: what a call left on the stack, for the tests that secrets leave no copies.
         .target(name: "StackResidue", path: "Tests/StackResidue"),
+        // Test-only (scripts/sanitize): makes Synchronization.Mutex visible to ThreadSanitizer,
+        // empty unless built with --sanitize=thread; and LeakSanitizer's suppressions.
+        .target(name: "SanitizerSupport", path: "Tests/SanitizerSupport", exclude: ["lsan.supp"]),
         .testTarget(
             name: "CryptoTests",
-            dependencies: ["Crypto", "StackResidue"],
+            dependencies: ["Crypto", "StackResidue", "SanitizerSupport"],
             exclude: ["Vectors"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ProtocolTests",
-            dependencies: ["Protocol", "Crypto", "StackResidue"],
+            dependencies: ["Protocol", "Crypto", "StackResidue", "SanitizerSupport"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "DataPlaneTests",
-            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "CShim"],
+            dependencies: ["DataPlane", "Protocol", "Crypto", "System", "CShim", "SanitizerSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SupervisorTests",
-            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto", "System", "JSON"],
+            dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto", "System", "JSON", "SanitizerSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "JSONTests",
-            dependencies: ["JSON"],
+            dependencies: ["JSON", "SanitizerSupport"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["System"],
+            dependencies: ["System", "SanitizerSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ShimTests",
-            dependencies: ["CShim", "CNetlink"],
+            dependencies: ["CShim", "CNetlink", "SanitizerSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,3 +1,4 @@
+import Crypto
 import Synchronization
 
 /// The receiver-index table (the kernel's peerlookup.c): maps the random 32-bit index in every
@@ -21,9 +22,15 @@ public final class IndexTable<Peer: AnyObject & Sendable>: Sendable {
 
     public init() {}
 
-    /// A fresh random index, not 0 and not in use, mapped to `peer`'s handshake.
-    public func insertHandshake(of peer: Peer, using random: inout some RandomNumberGenerator) -> UInt32 {
-        entries.withLock { entries in
+    /// A fresh random index (getrandom), not 0 and not in use, mapped to `peer`'s handshake.
+    public func insertHandshake(of peer: Peer) -> UInt32 {
+        // The generator is made here, where its type is known, rather than taken as a generic
+        // `inout some RandomNumberGenerator`: the empty struct has no storage and so no address,
+        // and ThreadSanitizer's instrumentation of a generic inout access (which cannot know the
+        // type is empty) checked whatever pointer the caller passed, reporting a race between
+        // two tests' unrelated tables (scripts/sanitize).
+        var random = SystemRandomGenerator()
+        return entries.withLock { entries in
             while true {
                 let index = UInt32.random(in: 1...UInt32.max, using: &random)
                 if entries[index] == nil {

@@ -78,14 +78,13 @@ public final class Peer<Runtime: AnyObject & Sendable>: Sendable {
     /// Returns whether it did.
     func createInitiation(into packet: UnsafeMutableRawBufferPointer, identity: StaticIdentity?, indexTable: IndexTable<Peer>,
                           isRetry: Bool, now: Instant, wallClock: WallTime, using aead: borrowing ChaCha20Poly1305) -> Bool {
-        var random = SystemRandomGenerator()
         return state.withLock { s in
             // A removed peer must not come back into the index table through a new handshake.
             guard !s.isDead else { return false }
             s.timers.handshakeRequested(isRetry: isRetry)
             if let last = s.lastSentHandshake, !last.hasExpired(WireGuard.rekeyTimeout, now: now) { return false }
             indexTable.removeHandshake(at: s.handshake.localIndex, of: self)
-            let index = indexTable.insertHandshake(of: self, using: &random)
+            let index = indexTable.insertHandshake(of: self)
             do {
                 try s.handshake.createInitiation(into: packet, identity: identity,
                                                  timestamp: TAI64N(unixSeconds: wallClock.seconds, nanoseconds: wallClock.nanoseconds),
@@ -113,7 +112,6 @@ public final class Peer<Runtime: AnyObject & Sendable>: Sendable {
     func respond(to pending: consuming PendingInitiation, _ packet: UnsafeRawBufferPointer, reply: UnsafeMutableRawBufferPointer,
                  source: Endpoint, indexTable: IndexTable<Peer>, now: Instant, using aead: borrowing ChaCha20Poly1305) throws(HandshakeError) {
         var pendingSlot: PendingInitiation? = consume pending
-        var random = SystemRandomGenerator()
         try state.withLock { (s: inout PeerState) throws(HandshakeError) in
             // Looked up just before it was removed: no reply, no session.
             guard !s.isDead else { throw .peerRemoved }
@@ -124,7 +122,7 @@ public final class Peer<Runtime: AnyObject & Sendable>: Sendable {
             s.timers.anyAuthenticatedPacketTraversal(now: now)
 
             indexTable.removeHandshake(at: s.handshake.localIndex, of: self)
-            let index = indexTable.insertHandshake(of: self, using: &random)
+            let index = indexTable.insertHandshake(of: self)
             do throws(HandshakeError) {
                 try s.handshake.createResponse(into: reply, localIndex: index, ephemeral: .random(), using: aead)
             } catch {

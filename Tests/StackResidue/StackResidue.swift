@@ -33,6 +33,14 @@ public struct Residue {
     }
 }
 
+/// Whether `stackResidue` cannot look: the test executable carries a sanitizer's runtime
+/// (`swift test --sanitize=address` or `thread`, scripts/sanitize). Both intercept memset and
+/// memcpy with functions that have frames of their own below the stack pointer, in the very
+/// region being zeroed: the memset wipes its own return address (ThreadSanitizer crashed at pc
+/// 0). And AddressSanitizer keeps locals in a "fake stack" on the heap, so nothing of `body`'s
+/// would be left where `stackResidue` looks.
+public let stackResidueUnavailable = dlsym(nil, "__asan_init") != nil || dlsym(nil, "__tsan_init") != nil
+
 /// Runs `body` on a zeroed stack and returns what it left in the `depth` bytes below this call.
 /// The stack grows down on every target wgd supports.
 ///

@@ -553,6 +553,9 @@ import Supervisor
         process.terminationHandler = { _ in finished.signal() }
         try process.run()
         if finished.wait(timeout: .now() + 20) != .success { process.terminate() }
+        // Foundation's Process is in a reference cycle with its run-loop source until
+        // waitUntilExit clears it (LeakSanitizer reports it otherwise: scripts/sanitize).
+        process.waitUntilExit()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "closed")
         #expect(h.logs.waitFor("refused a connection from uid 65534"))
