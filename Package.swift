@@ -8,6 +8,9 @@ let swiftSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
+// The control plane (configuration, state file, supervisor, command line) runs once per change,
+// never per packet: optimized for size, it costs the firmware image less.
+let controlPlaneSettings = swiftSettings + [.unsafeFlags(["-Osize"], .when(configuration: .release))]
 
 let package = Package(
     name: "wgd",
@@ -64,7 +67,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // A strict RFC 8259 codec of our own, for the state file (Foundation's would double the binary).
-        .target(name: "JSON", swiftSettings: swiftSettings),
+        .target(name: "JSON", swiftSettings: controlPlaneSettings),
         .target(
             name: "DataPlane",
             dependencies: ["Protocol", "Crypto", "System", "CShim"],
@@ -73,12 +76,12 @@ let package = Package(
         .target(
             name: "Supervisor",
             dependencies: ["DataPlane", "Protocol", "Crypto", "System", "JSON", "CShim", "CMnl", "CNetlink", "CPrivilege"],
-            swiftSettings: swiftSettings
+            swiftSettings: controlPlaneSettings
         ),
         .executableTarget(
             name: "wgd",
             dependencies: ["Supervisor", "DataPlane", "Protocol", "Crypto", "System"],
-            swiftSettings: swiftSettings
+            swiftSettings: controlPlaneSettings
         ),
         // Release-built benchmark: prints figures, never asserts (scripts/bench).
         .executableTarget(
