@@ -1,3 +1,4 @@
+public import Glibc
 public import System
 import Synchronization
 
@@ -28,6 +29,10 @@ public final class InheritedTunnel: Tunnel {
 
     public func write(_ packet: UnsafeRawBufferPointer) throws(Errno) {
         _ = try fd.write(packet)
+    }
+
+    public func write(vectors: UnsafeBufferPointer<iovec>) throws(Errno) {
+        _ = try retrying { Glibc.writev(fd.rawValue, vectors.baseAddress, Int32(vectors.count)) }
     }
 
     public var offloads: Bool { true }

@@ -64,6 +64,10 @@ extension Interface {
                     take(datagrams[i], buffers[i].take(), now: arrived, inline: nil)
                 }
             }
+            if let peer = context.undelivered {
+                context.undelivered = nil
+                deliverOpened(peer)
+            }
         }
     }
 
@@ -98,7 +102,9 @@ extension Interface {
             job.pointee.local = local
             job.pointee.authenticated = false
             if let inline {
-                decrypt(peer, slot, &inline.pointee)
+                if let previous = inline.pointee.undelivered, previous !== peer { deliverOpened(previous) }
+                inline.pointee.undelivered = peer
+                decrypt(peer, slot, &inline.pointee, deliver: false)
             } else {
                 submit(.decrypt(peer, slot: slot), slot: slot, of: queue)
             }
@@ -120,7 +126,9 @@ extension Interface {
 
     // MARK: on a worker (or inline, on the receiving thread)
 
-    func decrypt(_ peer: Peer, _ slot: Int, _ context: inout WorkerContext) {
+    /// Opens a slot; with `deliver`, also hands the run it completes to the tunnel (else the
+    /// caller does, with `deliverOpened`).
+    func decrypt(_ peer: Peer, _ slot: Int, _ context: inout WorkerContext, deliver: Bool = true) {
         let queue = peer.runtime.receive
         let job = queue.job(slot)
         if let keypair = job.pointee.keypair, let packet = job.pointee.buffer?.packet,
@@ -129,43 +137,115 @@ extension Interface {
             job.pointee.length = length
             job.pointee.authenticated = true
         }
+        guard deliver else { return queue.markDone(slot) }
         queue.finish(slot) { first, count in deliverReceive(peer, first, count) }
     }
 
-    /// Hands a run of decrypted packets of one peer to the tunnel, in order.
+    /// Hands what this thread opened for `peer` to the tunnel.
+    func deliverOpened(_ peer: Peer) {
+        peer.runtime.receive.drain { first, count in deliverReceive(peer, first, count) }
+    }
+
+    /// Hands a run of decrypted packets of one peer to the tunnel, in order; on an offloading
+    /// tunnel, consecutive segments of one TCP flow as one super-packet (TunCoalesce). The
+    /// buffers go back once the run is written: a pending super-packet points into them.
     func deliverReceive(_ peer: Peer, _ first: Int, _ count: Int) {
         let queue = peer.runtime.receive
         let now = Clock.now(), wall = Clock.wall()
         // Replies leave from where the newest authenticated packet arrived: set once per run.
         var latestLocal: LocalAddress?
         defer { if let latestLocal { peer.runtime.stickySource = latestLocal } }
-        for i in first..<first + count {
-            let job = queue.job(i)
-            defer { job.pointee.buffer = nil; job.pointee.keypair = nil; job.pointee.source = nil }
-            guard job.pointee.authenticated, let keypair = job.pointee.keypair, let source = job.pointee.source,
-                  let packet = job.pointee.buffer?.packet else {
-                counters.count(.authenticationFailed)
-                continue
+        defer {
+            for i in first..<first + count {
+                let job = queue.job(i)
+                job.pointee.buffer = nil; job.pointee.keypair = nil; job.pointee.source = nil
             }
-            let outcome = device.finishData(packet, plaintextLength: job.pointee.length, counter: job.pointee.counter, keypair: keypair,
-                                            peer: peer, source: source, now: now, wallClock: wall)
-            switch outcome {
-            case .data(_, let range, let receipt):
-                latestLocal = job.pointee.local
-                writeToTunnel(packet, range)
-                follow(receipt, peer, now)
-            case .keepalive(_, let receipt):
-                latestLocal = job.pointee.local
-                follow(receipt, peer, now)
-            case .rejectedAfterAuthentication(_, _, let receipt):
-                // Authentic, so its side effects stand (receive.c's order): the source, staged
-                // packets on confirmation, keep-key-fresh; only the inner packet is dropped.
-                latestLocal = job.pointee.local
-                counters.count(.rejected)
-                follow(receipt, peer, now)
-            default:
-                counters.count(.rejected)
+        }
+        // Room for the virtio header, the first packet, and one payload per packet after it.
+        withUnsafeTemporaryAllocation(of: iovec.self, capacity: count + 2) { vectors in
+            var group = TunGroup(vectors: vectors)
+            defer { flush(&group) }
+            for i in first..<first + count {
+                let job = queue.job(i)
+                guard job.pointee.authenticated, let keypair = job.pointee.keypair, let source = job.pointee.source,
+                      let packet = job.pointee.buffer?.packet else {
+                    counters.count(.authenticationFailed)
+                    continue
+                }
+                let outcome = device.finishData(packet, plaintextLength: job.pointee.length, counter: job.pointee.counter, keypair: keypair,
+                                                peer: peer, source: source, now: now, wallClock: wall)
+                switch outcome {
+                case .data(_, let range, let receipt):
+                    latestLocal = job.pointee.local
+                    write(packet, range, &group)
+                    follow(receipt, peer, now)
+                case .keepalive(_, let receipt):
+                    latestLocal = job.pointee.local
+                    follow(receipt, peer, now)
+                case .rejectedAfterAuthentication(_, _, let receipt):
+                    // Authentic, so its side effects stand (receive.c's order): the source, staged
+                    // packets on confirmation, keep-key-fresh; only the inner packet is dropped.
+                    latestLocal = job.pointee.local
+                    counters.count(.rejected)
+                    follow(receipt, peer, now)
+                default:
+                    counters.count(.rejected)
+                }
             }
+        }
+    }
+
+    /// The super-packet being gathered: its first packet (whole, in `vectors[1]`), then the
+    /// payloads of the segments that followed it.
+    struct TunGroup {
+        let vectors: UnsafeMutableBufferPointer<iovec>
+        var packet: UnsafeMutableRawBufferPointer?
+        var range = 0..<0
+        var first: TunCoalesce.Segment?
+        var last: TunCoalesce.Segment?
+        var length = 0
+        var pieces = 0
+    }
+
+    /// Writes the inner packet at `range` of `packet`, or holds it to join the group's flow.
+    private func write(_ packet: UnsafeMutableRawBufferPointer, _ range: Range<Int>, _ group: inout TunGroup) {
+        let inner = UnsafeRawBufferPointer(rebasing: packet[range])
+        guard tun.offloads, let segment = TunCoalesce.segment(inner) else {
+            flush(&group)
+            return writeToTunnel(packet, range)
+        }
+        if let head = group.packet, let first = group.first, let last = group.last,
+           TunCoalesce.follows(inner, segment, head: UnsafeRawBufferPointer(rebasing: head[group.range]), first: first, last: last, length: group.length) {
+            group.vectors[group.pieces] = iovec(iov_base: packet.baseAddress! + range.lowerBound + segment.headers, iov_len: segment.payload)
+            group.pieces += 1
+            group.last = segment
+            group.length += segment.payload
+            return
+        }
+        flush(&group)
+        group.packet = packet
+        group.range = range
+        group.first = segment
+        group.last = segment
+        group.length = inner.count
+        group.vectors[1] = iovec(iov_base: packet.baseAddress! + range.lowerBound, iov_len: inner.count)
+        group.pieces = 2
+    }
+
+    /// Writes the group: as it was if it is one packet, else as a super-packet.
+    private func flush(_ group: inout TunGroup) {
+        guard let packet = group.packet, let first = group.first, let last = group.last else { return }
+        defer { group.packet = nil; group.first = nil; group.last = nil; group.pieces = 0 }
+        guard group.pieces > 2 else { return writeToTunnel(packet, group.range) }
+        let start = group.range.lowerBound
+        let header = TunCoalesce.finish(UnsafeMutableRawBufferPointer(rebasing: packet[start..<start + first.headers]), first, last: last, length: group.length)
+        let virtio = UnsafeMutableRawBufferPointer(rebasing: packet[start - VirtioHeader.length..<start])
+        header.write(to: virtio)
+        group.vectors[0] = iovec(iov_base: virtio.baseAddress!, iov_len: VirtioHeader.length)
+        do throws(Errno) {
+            try tun.write(vectors: UnsafeBufferPointer(rebasing: group.vectors[0..<group.pieces]))
+        } catch {
+            counters.count(.sendFailed)
         }
     }
 

@@ -1,5 +1,5 @@
 import CShim
-import Glibc
+public import Glibc
 public import System
 
 /// The TUN interface: layer-3 packets behind a virtio_net_hdr (IFF_TUN | IFF_NO_PI | IFF_VNET_HDR),
@@ -70,6 +70,10 @@ public final class TunDevice: Tunnel {
 
     public func write(_ packet: UnsafeRawBufferPointer) throws(Errno) {
         _ = try fd.write(packet)
+    }
+
+    public func write(vectors: UnsafeBufferPointer<iovec>) throws(Errno) {
+        _ = try retrying { Glibc.writev(fd.rawValue, vectors.baseAddress, Int32(vectors.count)) }
     }
 
     public var offloads: Bool { true }

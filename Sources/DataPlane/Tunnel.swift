@@ -1,3 +1,4 @@
+public import Glibc
 public import System
 
 /// The tunnel side of an interface: layer-3 packets in and out (wireguard-go's tun.Device). The
@@ -8,6 +9,9 @@ public protocol Tunnel: AnyObject, Sendable {
     /// other than EINTR/EAGAIN means the device is gone.
     func read(into buffer: UnsafeMutableRawBufferPointer, waitingAtMost milliseconds: Int32) throws(Errno) -> Int?
     func write(_ packet: UnsafeRawBufferPointer) throws(Errno)
+    /// Writes one packet given in pieces (a coalesced super-packet: its headers, then each
+    /// segment's payload where it was decrypted).
+    func write(vectors: UnsafeBufferPointer<iovec>) throws(Errno)
     /// Whether every packet read and written starts with a `VirtioHeader` (IFF_VNET_HDR): reads
     /// may then be TCP super-packets and carry partial checksums (TunOffload.swift).
     var offloads: Bool { get }

@@ -10,6 +10,10 @@ struct WorkerContext: ~Copyable {
     let datagrams = UnsafeMutablePointer<iovec>.allocate(capacity: WorkerContext.batch)
     /// A handshake reply or initiation is written here (148 bytes at most).
     let message = UnsafeMutableRawBufferPointer.allocate(byteCount: InitiationLayout.length, alignment: 16)
+    /// The peer whose packets this thread opened inline and has not yet handed to the tunnel:
+    /// they go as one run (so a TCP flow's segments coalesce) when the batch ends or another
+    /// peer's packet comes.
+    var undelivered: Peer?
 
     deinit {
         datagrams.deallocate()

@@ -45,7 +45,7 @@ import Testing
         let bound = pool.bufferSize * pool.count
         #expect(pool.residentBytes == 0)
         for round in 0..<1000 {
-            guard var a = pool.take(), var b = pool.take() else { Issue.record("pool ran dry"); return }
+            guard let a = pool.take(), let b = pool.take() else { Issue.record("pool ran dry"); return }
             a.bytes.storeBytes(of: UInt64(round), toByteOffset: 0, as: UInt64.self)
             b.bytes.storeBytes(of: UInt64(round), toByteOffset: pool.bufferSize - 8, as: UInt64.self)
             _ = consume a

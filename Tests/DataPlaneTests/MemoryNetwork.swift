@@ -88,6 +88,12 @@ final class MemoryTunnel: Tunnel, @unchecked Sendable {
         outboundSignal.post()
     }
 
+    func write(vectors: UnsafeBufferPointer<iovec>) throws(Errno) {
+        var packet: [UInt8] = []
+        for v in vectors { packet += UnsafeRawBufferPointer(start: v.iov_base, count: v.iov_len) }
+        packet.withUnsafeBytes { try? write($0) }  // (the in-memory write cannot fail)
+    }
+
     func currentMTU() throws(Errno) -> Int {
         if mtuUnreadable.load(ordering: .relaxed) { throw Errno(ENODEV) }
         return mtu.load(ordering: .relaxed)
@@ -195,17 +201,21 @@ final class MemorySockets: BoundSockets, @unchecked Sendable {
         arrived.post()
     }
 
+    /// Waits for a datagram, then takes what has arrived, up to the batch (as recvmmsg does).
     func receive(_ batch: UnsafeMutableBufferPointer<ReceivedDatagram>, waitingAtMost milliseconds: Int32) -> Int {
         guard !closed.load(ordering: .relaxed), arrived.wait(milliseconds: min(milliseconds, 50)) else { return 0 }
-        guard let datagram = inbox.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { return 0 }
-        batch[0].truncated = datagram.bytes.count > batch[0].capacity
-        batch[0].length = batch[0].truncated ? 0 : datagram.bytes.count
-        if !batch[0].truncated {
-            UnsafeMutableRawBufferPointer(start: batch[0].data, count: batch[0].capacity).copyBytes(from: datagram.bytes)
+        var n = 0
+        while n < batch.count, let datagram = inbox.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
+            batch[n].truncated = datagram.bytes.count > batch[n].capacity
+            batch[n].length = batch[n].truncated ? 0 : datagram.bytes.count
+            if !batch[n].truncated {
+                UnsafeMutableRawBufferPointer(start: batch[n].data, count: batch[n].capacity).copyBytes(from: datagram.bytes)
+            }
+            batch[n].source = datagram.source
+            batch[n].local = LocalAddress(host.arrivesOn.withLock { $0 } ?? host.primary)
+            n += 1
         }
-        batch[0].source = datagram.source
-        batch[0].local = LocalAddress(host.arrivesOn.withLock { $0 } ?? host.primary)
-        return 1
+        return n
     }
 
     func send(_ datagrams: UnsafeBufferPointer<iovec>, to endpoint: Endpoint, from source: LocalAddress) throws(Errno) -> Int {
