@@ -524,3 +524,14 @@ trap 'exit 143' TERM
 begin_test() {
   echo "== $WGT_NAME: $* (A: $(impl_label A), B: $(impl_label B), id $WGT_ID)"
 }
+
+# iperf_server NS ADDR LOG: a one-client iperf3 server on ADDR:5201 in NS (its PID in BG_PID,
+# killed at cleanup), started and listening (5 s at most) when this returns.
+iperf_server() {
+  local ns=$1 addr=$2 log=$3 i
+  bg_in_ns "$ns" "$log" timeout --foreground 30 iperf3 -s -1 -B "$addr" -p 5201
+  for ((i = 0; i < 50; i++)); do
+    nsx "$ns" ss -ltn 2>/dev/null | grep -q "$addr:5201 " && break
+    sleep 0.1
+  done
+}

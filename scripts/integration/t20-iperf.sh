@@ -9,14 +9,10 @@ check "warm-up ping A->B" tping "$NS_A" "$IN4_B" || abort "tunnel does not ping"
 
 # run_iperf LABEL SERVER_NS SERVER_ADDR CLIENT_NS CLIENT_ADDR
 run_iperf() {
-  local label=$1 sns=$2 saddr=$3 cns=$4 caddr=$5 spid json="$WGT_TMP/iperf-$RANDOM.json" i gbps
+  local label=$1 sns=$2 saddr=$3 cns=$4 caddr=$5 spid json="$WGT_TMP/iperf-$RANDOM.json" gbps
   # -1: the server serves one client and exits; it is killed by PID at cleanup anyway.
-  bg_in_ns "$sns" "$WGT_TMP/iperf-server.log" timeout --foreground 30 iperf3 -s -1 -B "$saddr" -p 5201
+  iperf_server "$sns" "$saddr" "$WGT_TMP/iperf-server.log"
   spid=$BG_PID
-  for ((i = 0; i < 50; i++)); do
-    nsx "$sns" ss -ltn 2>/dev/null | grep -q "$saddr:5201 " && break
-    sleep 0.1
-  done
   if tmo 25 ip netns exec "$cns" iperf3 -c "$saddr" -B "$caddr" -p 5201 -t 3 -J >"$json" 2>&1; then
     gbps=$(python3 -c '
 import json, sys

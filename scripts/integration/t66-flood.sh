@@ -41,14 +41,10 @@ tmo 30 python3 "$WGT_PY" gen-initiations "$WGT_TMP/init.rec" "$PUB_A" 20000 >/de
 # iperf_b_to_a LABEL SECONDS: iperf3 TCP from B to A through the tunnel; prints the figure and
 # sets IPERF_BYTES (0 when nothing arrived).
 iperf_b_to_a() {
-  local label=$1 t=$2 json="$WGT_TMP/iperf-$1.json" spid i fig
+  local label=$1 t=$2 json="$WGT_TMP/iperf-$1.json" spid fig
   IPERF_BYTES=0
-  bg_in_ns "$NS_A" "$WGT_TMP/iperf-server-$label.log" timeout --foreground 30 iperf3 -s -1 -B "$IN4_A" -p 5201
+  iperf_server "$NS_A" "$IN4_A" "$WGT_TMP/iperf-server-$label.log"
   spid=$BG_PID
-  for ((i = 0; i < 50; i++)); do
-    nsx "$NS_A" ss -ltn 2>/dev/null | grep -q "$IN4_A:5201 " && break
-    sleep 0.1
-  done
   if tmo $((t + 20)) ip netns exec "$NS_B" iperf3 -c "$IN4_A" -B "$IN4_B" -p 5201 -t "$t" -J >"$json" 2>&1; then
     fig=$(python3 -c '
 import json, sys
