@@ -135,10 +135,10 @@ static int send_messages(int fd, const struct iovec *iov, unsigned int count, co
     union { char buf[WGD_SEND_CONTROL_SIZE]; struct cmsghdr align; } control[WGD_BATCH_MAX];
     unsigned int carried[WGD_BATCH_MAX], m = 0;
     *segmented = 0;
-    memset(msgs, 0, sizeof(msgs));
     for (unsigned int at = 0; at < count; m++) {
         unsigned int run = gso ? gso_run(&iov[at], count - at) : 1;
         struct msghdr *h = &msgs[m].msg_hdr;
+        memset(&msgs[m], 0, sizeof(msgs[m]));
         size_t length = pktinfo_length;
         memset(&control[m], 0, sizeof(control[m]));
         memcpy(control[m].buf, pktinfo, pktinfo_length);

@@ -37,12 +37,8 @@ extension Interface {
                 counters.count(.noRoute)
                 continue
             }
-            if options.inlineCrypto {
-                transmit(buffer, to: peer, now: Clock.now(), inline: &context)
-                flushTransmit(peer, &context)
-            } else {
-                transmit(buffer, to: peer, now: Clock.now())
-            }
+            transmitRead(buffer, to: peer, now: Clock.now(), &context)
+            if options.inlineCrypto { flushTransmit(peer, &context) }
         }
     }
 
@@ -68,11 +64,12 @@ extension Interface {
                 continue
             }
             do throws(OffloadError) {
+                let now = Clock.now()
                 if header.gsoType == VirtioHeader.gsoNone {
                     if header.flags & VirtioHeader.needsChecksum != 0 { try TunOffload.finishChecksum(packet, header) }
-                    try transmitCopy(of: packet, to: peer, &context)
+                    try transmitCopy(of: packet, to: peer, now: now, &context)
                 } else {
-                    try transmitSegments(of: UnsafeRawBufferPointer(packet), header, to: peer, &context)
+                    try transmitSegments(of: UnsafeRawBufferPointer(packet), header, to: peer, now: now, &context)
                 }
             } catch {
                 counters.count(.malformed)
@@ -102,15 +99,16 @@ extension Interface {
         length <= pool.packetRoom ? pool.take() : largePool.take()
     }
 
-    private func transmitCopy(of packet: UnsafeMutableRawBufferPointer, to peer: Peer, _ context: inout WorkerContext) throws(OffloadError) {
+    private func transmitCopy(of packet: UnsafeMutableRawBufferPointer, to peer: Peer, now: Instant,
+                              _ context: inout WorkerContext) throws(OffloadError) {
         guard var buffer = takeBuffer(forPacket: packet.count) else { counters.count(.noBuffer); return }
         buffer.start = BufferPool.headroom
         buffer.length = packet.count
         buffer.packet.copyMemory(from: UnsafeRawBufferPointer(packet))
-        transmitRead(buffer, to: peer, &context)
+        transmitRead(buffer, to: peer, now: now, &context)
     }
 
-    private func transmitSegments(of packet: UnsafeRawBufferPointer, _ header: VirtioHeader, to peer: Peer,
+    private func transmitSegments(of packet: UnsafeRawBufferPointer, _ header: VirtioHeader, to peer: Peer, now: Instant,
                                   _ context: inout WorkerContext) throws(OffloadError) {
         let (count, largest) = try TunOffload.segments(packet, header)
         for index in 0..<count {
@@ -121,17 +119,18 @@ extension Interface {
             let room = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[BufferPool.headroom..<BufferPool.headroom + buffer.packetRoom])
             buffer.length = try TunOffload.segment(packet, header, index: index, into: room)
             buffer.start = BufferPool.headroom
-            transmitRead(buffer, to: peer, &context)
+            transmitRead(buffer, to: peer, now: now, &context)
             // A long run of small segments leaves in batches, not all at the end.
             if options.inlineCrypto && index % WorkerContext.batch == WorkerContext.batch - 1 { flushTransmit(peer, &context) }
         }
     }
 
-    private func transmitRead(_ buffer: consuming PacketBuffer, to peer: Peer, _ context: inout WorkerContext) {
+    /// Hands a packet read from the tunnel on: sealed here (inlineCrypto) or by a worker.
+    private func transmitRead(_ buffer: consuming PacketBuffer, to peer: Peer, now: Instant, _ context: inout WorkerContext) {
         if options.inlineCrypto {
-            transmit(buffer, to: peer, now: Clock.now(), inline: &context)
+            transmit(buffer, to: peer, now: now, inline: &context)
         } else {
-            transmit(buffer, to: peer, now: Clock.now())
+            transmit(buffer, to: peer, now: now)
         }
     }
 
