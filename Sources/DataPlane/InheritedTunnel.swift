@@ -10,9 +10,13 @@ public final class InheritedTunnel: Tunnel {
     public let name: String
     private let fd: FileDescriptor
     private let mtu: Atomic<Int>
+    /// Whether reads may skip the poll (O_NONBLOCK took; it cannot fail on a valid descriptor,
+    /// but a blocking read in its place would stall the reader's batch).
+    private let nonBlocking: Bool
 
     public init(name: String, descriptor: consuming FileDescriptor, mtu: Int) {
         self.name = name
+        nonBlocking = (try? descriptor.setNonBlocking()) != nil
         fd = descriptor
         self.mtu = Atomic(mtu)
     }
@@ -23,6 +27,7 @@ public final class InheritedTunnel: Tunnel {
     public func currentMTU() throws(Errno) -> Int { mtu.load(ordering: .relaxed) }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, waitingAtMost milliseconds: Int32) throws(Errno) -> Int? {
+        if nonBlocking { return try fd.readWhenReady(into: buffer, waitingAtMost: milliseconds) }
         guard try fd.waitReadable(milliseconds: milliseconds) else { return nil }
         return try fd.read(into: buffer)
     }

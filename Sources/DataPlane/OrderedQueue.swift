@@ -123,6 +123,9 @@ final class OrderedQueue: @unchecked Sendable {
     }
 
     var depth: Int { state.withLock { $0.chain.count } }
+
+    /// Whether a thread is delivering the head now (it goes on while finished slots follow).
+    var isDraining: Bool { state.withLock { $0.draining } }
 }
 
 /// The device-wide work the workers take: crypto for a peer's slot, the oldest message in the

@@ -13,15 +13,17 @@ extension Interface {
         defer { scratch.deallocate() }
         while isRunning {
             guard var buffer = takeTunnelBuffer() else {
+                // Packets held for one send may hold the last buffers: send them, then try again.
+                if context.unsent != nil { flushUnsent(&context); continue }
                 // No buffer: read the packet anyway, to drop it, rather than stall the tunnel.
                 if (try? tun.read(into: scratch, waitingAtMost: 100)) != nil { counters.count(.noBuffer) }
                 continue
             }
             let room = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[BufferPool.headroom..<BufferPool.headroom + buffer.packetRoom])
             let length: Int
-            switch readTunnel(into: room) {
+            switch readTunnel(into: room, waiting: context.unsent == nil) {
             case .packet(let n): length = n
-            case .again: continue
+            case .again: flushUnsent(&context); continue
             case .gone: return
             }
             // The tunnel reports a packet's whole length even when it did not fit: drop it, and
@@ -37,9 +39,10 @@ extension Interface {
                 counters.count(.noRoute)
                 continue
             }
+            if options.inlineCrypto { noteUnsent(peer, count: 1, &context) }
             transmitRead(buffer, to: peer, now: Clock.now(), &context)
-            if options.inlineCrypto { flushTransmit(peer, &context) }
         }
+        flushUnsent(&context)
     }
 
     /// The tunnel reader for a tunnel with offloads: each read is a packet or a TCP super-packet
@@ -51,9 +54,9 @@ extension Interface {
         defer { scratch.deallocate() }
         while isRunning {
             let length: Int
-            switch readTunnel(into: scratch) {
+            switch readTunnel(into: scratch, waiting: context.unsent == nil) {
             case .packet(let n): length = n
-            case .again: continue
+            case .again: flushUnsent(&context); continue
             case .gone: return
             }
             guard length > VirtioHeader.length, length <= scratch.count else { counters.count(.malformed); continue }
@@ -67,6 +70,7 @@ extension Interface {
                 let now = Clock.now()
                 if header.gsoType == VirtioHeader.gsoNone {
                     if header.flags & VirtioHeader.needsChecksum != 0 { try TunOffload.finishChecksum(packet, header) }
+                    if options.inlineCrypto { noteUnsent(peer, count: 1, &context) }
                     try transmitCopy(of: packet, to: peer, now: now, &context)
                 } else {
                     try transmitSegments(of: UnsafeRawBufferPointer(packet), header, to: peer, now: now, &context)
@@ -74,17 +78,36 @@ extension Interface {
             } catch {
                 counters.count(.malformed)
             }
-            if options.inlineCrypto { flushTransmit(peer, &context) }
         }
+        flushUnsent(&context)
+    }
+
+    /// Before the reader seals a packet for `peer` inline: another peer's run leaves first (so
+    /// that each run stays in order and whole), and a run that reached a batch leaves now.
+    private func noteUnsent(_ peer: Peer, count: Int, _ context: inout WorkerContext) {
+        if let unsent = context.unsent, unsent !== peer || context.unsentCount >= WorkerContext.batch {
+            flushUnsent(&context)
+        }
+        context.unsent = peer
+        context.unsentCount += count
+    }
+
+    /// Sends the run the reader sealed and has not sent yet.
+    private func flushUnsent(_ context: inout WorkerContext) {
+        guard let peer = context.unsent else { return }
+        context.unsent = nil
+        context.unsentCount = 0
+        flushTransmit(peer, &context)
     }
 
     private enum TunnelRead { case packet(Int), again, gone }
 
-    /// One read from the tunnel, waiting 100 ms at most; on an error other than EINTR or
-    /// EAGAIN the interface is gone, and the reader ends.
-    private func readTunnel(into room: UnsafeMutableRawBufferPointer) -> TunnelRead {
+    /// One read from the tunnel, waiting 100 ms at most (not at all while the reader holds
+    /// unsent packets: an empty tunnel is then the moment to send them); on an error other than
+    /// EINTR or EAGAIN the interface is gone, and the reader ends.
+    private func readTunnel(into room: UnsafeMutableRawBufferPointer, waiting: Bool) -> TunnelRead {
         do throws(Errno) {
-            guard let n = try tun.read(into: room, waitingAtMost: 100) else { return .again }
+            guard let n = try tun.read(into: room, waitingAtMost: waiting ? 100 : 0) else { return .again }
             return .packet(n)
         } catch {
             if error.code == EINTR || error.code == EAGAIN { return .again }
@@ -94,14 +117,19 @@ extension Interface {
         }
     }
 
-    /// A buffer with room for a packet of `length`: everyday when it fits.
-    private func takeBuffer(forPacket length: Int) -> PacketBuffer? {
-        length <= pool.packetRoom ? pool.take() : largePool.take()
+    /// A buffer with room for a packet of `length`: everyday when it fits. Packets held for one
+    /// send may hold the last buffers: they are sent first, then the pool is asked again.
+    private func takeBuffer(forPacket length: Int, _ context: inout WorkerContext) -> PacketBuffer? {
+        let pool = length <= pool.packetRoom ? pool : largePool
+        if let buffer = pool.take() { return buffer }
+        guard context.unsent != nil else { return nil }
+        flushUnsent(&context)
+        return pool.take()
     }
 
     private func transmitCopy(of packet: UnsafeMutableRawBufferPointer, to peer: Peer, now: Instant,
                               _ context: inout WorkerContext) throws(OffloadError) {
-        guard var buffer = takeBuffer(forPacket: packet.count) else { counters.count(.noBuffer); return }
+        guard var buffer = takeBuffer(forPacket: packet.count, &context) else { counters.count(.noBuffer); return }
         buffer.start = BufferPool.headroom
         buffer.length = packet.count
         buffer.packet.copyMemory(from: UnsafeRawBufferPointer(packet))
@@ -112,7 +140,8 @@ extension Interface {
                                   _ context: inout WorkerContext) throws(OffloadError) {
         let (count, largest) = try TunOffload.segments(packet, header)
         for index in 0..<count {
-            guard var buffer = takeBuffer(forPacket: largest) else {
+            if options.inlineCrypto { noteUnsent(peer, count: 1, &context) }
+            guard var buffer = takeBuffer(forPacket: largest, &context) else {
                 counters.count(.noBuffer)
                 continue
             }
@@ -120,8 +149,6 @@ extension Interface {
             buffer.length = try TunOffload.segment(packet, header, index: index, into: room)
             buffer.start = BufferPool.headroom
             transmitRead(buffer, to: peer, now: now, &context)
-            // A long run of small segments leaves in batches, not all at the end.
-            if options.inlineCrypto && index % WorkerContext.batch == WorkerContext.batch - 1 { flushTransmit(peer, &context) }
         }
     }
 
@@ -134,10 +161,56 @@ extension Interface {
         }
     }
 
-    /// Sends what this thread sealed for `peer` (inline, nothing is sent until this).
+    /// Sends what this thread sealed for `peer` (inline, nothing is sent until this): every run
+    /// finished at the queue's head, gathered into sends of up to a batch.
     func flushTransmit(_ peer: Peer, _ context: inout WorkerContext) {
-        let datagrams = context.datagrams
-        peer.runtime.transmit.drain { first, count in deliverTransmit(peer, first, count, datagrams, WorkerContext.batch) }
+        peer.runtime.transmit.drain { first, count in gatherTransmit(peer, first, count, &context) }
+        sendGathered(peer, &context)
+    }
+
+    /// Takes a run's sealed datagrams (and their buffers) into the context's gathered send.
+    private func gatherTransmit(_ peer: Peer, _ first: Int, _ count: Int, _ context: inout WorkerContext) {
+        let queue = peer.runtime.transmit
+        for slot in first..<first + count {
+            let job = queue.job(slot)
+            defer { job.pointee.keypair = nil }
+            guard job.pointee.authenticated, let buffer = job.pointee.buffer.take() else {
+                job.pointee.buffer = nil
+                counters.count(.rejected)
+                continue
+            }
+            let length = DataLayout.headerLength + job.pointee.length + DataLayout.tagLength
+            let n = context.gatheredCount
+            context.datagrams[n] = iovec(iov_base: buffer.bytes.baseAddress!, iov_len: length)
+            context.gathered[n] = consume buffer
+            context.gatheredCount = n + 1
+            context.gatheredBytes += length
+            context.gatheredOnlyKeepalives = context.gatheredOnlyKeepalives && job.pointee.isKeepalive
+            context.gatheredKeypair = job.pointee.keypair
+            if n + 1 == WorkerContext.batch { sendGathered(peer, &context) }
+        }
+    }
+
+    /// Sends the gathered datagrams, then gives their buffers back. A removed peer sends nothing
+    /// more, not even what was sealed before it went.
+    private func sendGathered(_ peer: Peer, _ context: inout WorkerContext) {
+        let count = context.gatheredCount
+        guard count > 0 else { return }
+        if let endpoint = peer.sendingEndpoint {
+            send(UnsafeBufferPointer(start: context.datagrams, count: count), to: endpoint, peer: peer)
+        } else {
+            counters.count(.noEndpoint, UInt64(count))
+        }
+        for i in 0..<count { context.gathered[i] = nil }
+        let keypair = context.gatheredKeypair
+        let bytes = context.gatheredBytes, onlyKeepalives = context.gatheredOnlyKeepalives
+        context.gatheredCount = 0
+        context.gatheredBytes = 0
+        context.gatheredOnlyKeepalives = true
+        context.gatheredKeypair = nil
+        if let keypair, peer.sentData(bytes: bytes, isKeepalive: onlyKeepalives, keypair: keypair, now: Clock.now()) {
+            requestHandshake(peer, isRetry: false)
+        }
     }
 
     /// Sends an IP packet (or, with length 0, a keepalive) to `peer`: encrypted if a session

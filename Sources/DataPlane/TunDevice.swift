@@ -41,6 +41,8 @@ public final class TunDevice: Tunnel {
         try withUnsafeMutableBytes(of: &request) { (raw) throws(Errno) in try fd.ioctl(Self.TUNSETIFF, raw.baseAddress!) }
         // The argument is the flags themselves, not a pointer to them.
         _ = try retrying { wgd_ioctl_value(fd.rawValue, Self.TUNSETOFFLOAD, Self.TUN_F_CSUM | Self.TUN_F_TSO4 | Self.TUN_F_TSO6) }
+        // Non-blocking, so that a busy reader reads without a poll before each packet.
+        try fd.setNonBlocking()
         self.fd = fd
         self.name = Self.readName(&request)
         control = FileDescriptor(taking: try retrying { socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
@@ -64,8 +66,7 @@ public final class TunDevice: Tunnel {
 
     /// Reads one packet into `buffer`; nil after `milliseconds` with nothing to read.
     public func read(into buffer: UnsafeMutableRawBufferPointer, waitingAtMost milliseconds: Int32) throws(Errno) -> Int? {
-        guard try fd.waitReadable(milliseconds: milliseconds) else { return nil }
-        return try fd.read(into: buffer)
+        try fd.readWhenReady(into: buffer, waitingAtMost: milliseconds)
     }
 
     public func write(_ packet: UnsafeRawBufferPointer) throws(Errno) {

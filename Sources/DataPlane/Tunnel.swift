@@ -5,8 +5,8 @@ public import System
 /// real one is `TunDevice`; tests pass an in-memory one, so that whole interfaces run in-process.
 public protocol Tunnel: AnyObject, Sendable {
     var name: String { get }
-    /// Reads one packet into `buffer`; nil when nothing came within `milliseconds`. An error
-    /// other than EINTR/EAGAIN means the device is gone.
+    /// Reads one packet into `buffer`; nil when nothing came within `milliseconds` (0: nothing
+    /// was there). An error other than EINTR/EAGAIN means the device is gone.
     func read(into buffer: UnsafeMutableRawBufferPointer, waitingAtMost milliseconds: Int32) throws(Errno) -> Int?
     func write(_ packet: UnsafeRawBufferPointer) throws(Errno)
     /// Writes one packet given in pieces (a coalesced super-packet: its headers, then each

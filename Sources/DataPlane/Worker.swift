@@ -14,10 +14,30 @@ struct WorkerContext: ~Copyable {
     /// they go as one run (so a TCP flow's segments coalesce) when the batch ends or another
     /// peer's packet comes.
     var undelivered: Peer?
+    /// The peer whose packets the tunnel reader sealed inline and has not yet sent, and how many:
+    /// the reader goes on reading while the tunnel has more, and sends them as one run (one
+    /// sendmmsg, one GSO send) when the tunnel is empty, the run is a batch, or another peer's
+    /// packet comes.
+    var unsent: Peer?
+    var unsentCount = 0
+    /// One peer's sealed datagrams gathered across its transmit queue's runs (a run ends with its
+    /// 16-slot chunk), so that up to a batch leave in one sendmmsg; their buffers are held here
+    /// until then, since a drained chunk goes back to the pool at once.
+    let gathered = UnsafeMutablePointer<PacketBuffer?>.allocate(capacity: WorkerContext.batch)
+    var gatheredCount = 0
+    var gatheredBytes = 0
+    var gatheredOnlyKeepalives = true
+    var gatheredKeypair: Keypair?
+
+    init() {
+        for i in 0..<WorkerContext.batch { (gathered + i).initialize(to: nil) }
+    }
 
     deinit {
         datagrams.deallocate()
         message.deallocate()
+        gathered.deinitialize(count: WorkerContext.batch)
+        gathered.deallocate()
     }
 }
 

@@ -61,6 +61,14 @@ public struct FileDescriptor: ~Copyable, Sendable {
         return value
     }
 
+    /// One read from a non-blocking descriptor: at once when something is there (one syscall, no
+    /// poll first), else after waiting at most `milliseconds` (0: no wait). Nil when nothing came.
+    public func readWhenReady(into buffer: UnsafeMutableRawBufferPointer, waitingAtMost milliseconds: Int32) throws(Errno) -> Int? {
+        do throws(Errno) { return try read(into: buffer) } catch where error.code == EAGAIN {}
+        guard milliseconds != 0, try waitReadable(milliseconds: milliseconds) else { return nil }
+        do throws(Errno) { return try read(into: buffer) } catch where error.code == EAGAIN { return nil }
+    }
+
     /// Waits until readable (or hung up) for at most `milliseconds` (-1: forever); false on timeout.
     public func waitReadable(milliseconds: Int32) throws(Errno) -> Bool {
         var pfd = pollfd(fd: rawValue, events: Int16(POLLIN), revents: 0)

@@ -289,6 +289,34 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
         #expect(a.interface.counters[.malformed] == 0)
     }
 
+    /// The reader sends what it sealed only when the tunnel has nothing more (or a batch is
+    /// full): packets already waiting leave in one send, not one send per read.
+    @Test(arguments: [false, true]) func packetsWaitingInTheTunnelLeaveInOneSend(offloads: Bool) throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network, offloads: offloads) { $0.inlineCrypto = true }
+        a.send(to: b, tag: 0)
+        _ = try #require(b.tunnel.delivered())
+        // The first packet waited for the handshake, and a worker sent it. A drainer goes on
+        // while finished slots follow, and would send the reader's packets run by run: wait
+        // until it is done.
+        let queue = try #require(a.peer(b)).runtime.transmit
+        #expect(eventually { !queue.isDraining })
+        let sockets = try #require(a.sockets)
+        sockets.sends.withLock { $0.removeAll() }
+        a.tunnel.inject(all: (1...20).map { udpPacket(from: a.inner, to: b.inner, tag: UInt8($0)) })
+        var tags: [UInt8] = []
+        while tags.count < 20, let packet = b.tunnel.delivered() { tags.append(packet[28]) }
+        #expect(tags == (1...20).map(UInt8.init))
+        #expect(sockets.sends.withLock { $0.map(\.count) } == [20])
+        // More than a batch leaves in batches, in order.
+        sockets.sends.withLock { $0.removeAll() }
+        a.tunnel.inject(all: (0..<150).map { udpPacket(from: a.inner, to: b.inner, tag: UInt8($0)) })
+        tags = []
+        while tags.count < 150, let packet = b.tunnel.delivered() { tags.append(packet[28]) }
+        #expect(tags == (0..<150).map(UInt8.init))
+        #expect(sockets.sends.withLock { $0.map(\.count) } == [64, 64, 22])
+    }
+
     @Test func turningOnPersistentKeepaliveSendsOneAtOnce() throws {
         let network = MemoryNetwork()
         let (a, b) = try makePair(network)

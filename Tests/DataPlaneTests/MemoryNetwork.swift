@@ -55,6 +55,16 @@ final class MemoryTunnel: Tunnel, @unchecked Sendable {
         inboundSignal.post()
     }
 
+    /// Packets that are all waiting before the reader sees the first (a busy tunnel's queue).
+    func inject(all packets: [[UInt8]]) {
+        let prefix = offloads ? [UInt8](repeating: 0, count: VirtioHeader.length) : []
+        // Posted under the lock: a reader woken by the first post waits here for the rest.
+        inbound.withLock { queue in
+            for packet in packets { queue.append(prefix + packet) }
+            for _ in packets { inboundSignal.post() }
+        }
+    }
+
     /// A packet behind the virtio header given (offloads only): a super-packet, a partial checksum.
     func inject(_ packet: [UInt8], header: VirtioHeader) {
         var bytes = [UInt8](repeating: 0, count: VirtioHeader.length)
