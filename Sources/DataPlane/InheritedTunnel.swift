@@ -5,7 +5,7 @@ import Synchronization
 /// A TUN device opened by another process (router mode's supervisor) and handed over. This
 /// process may not ask the kernel for the MTU (that needs a socket, and the data plane opens
 /// none): the supervisor tells it, and `currentMTU` gives what it was told last. The supervisor
-/// made it a `TunDevice`, so its packets carry virtio headers.
+/// made it a `TunDevice`, so its packets carry virtio headers (and says whether it took USO).
 public final class InheritedTunnel: Tunnel {
     public let name: String
     private let fd: FileDescriptor
@@ -14,8 +14,11 @@ public final class InheritedTunnel: Tunnel {
     /// but a blocking read in its place would stall the reader's batch).
     private let nonBlocking: Bool
 
-    public init(name: String, descriptor: consuming FileDescriptor, mtu: Int) {
+    public let udpOffload: Bool
+
+    public init(name: String, descriptor: consuming FileDescriptor, mtu: Int, udpOffload: Bool) {
         self.name = name
+        self.udpOffload = udpOffload
         nonBlocking = (try? descriptor.setNonBlocking()) != nil
         fd = descriptor
         self.mtu = Atomic(mtu)

@@ -210,7 +210,7 @@ extension Interface {
     /// Writes the inner packet at `range` of `packet`, or holds it to join the group's flow.
     private func write(_ packet: UnsafeMutableRawBufferPointer, _ range: Range<Int>, _ group: inout TunGroup) {
         let inner = UnsafeRawBufferPointer(rebasing: packet[range])
-        guard tun.offloads, let segment = TunCoalesce.segment(inner) else {
+        guard tun.offloads, let segment = TunCoalesce.segment(inner, udp: tun.udpOffload) else {
             flush(&group)
             return writeToTunnel(packet, range)
         }

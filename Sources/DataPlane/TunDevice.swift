@@ -18,6 +18,7 @@ public final class TunDevice: Tunnel {
     private static let IFF_VNET_HDR: Int16 = 0x4000
     private static let TUNSETOFFLOAD: UInt = 0x4004_54D0
     private static let TUN_F_CSUM: UInt = 0x01, TUN_F_TSO4: UInt = 0x02, TUN_F_TSO6: UInt = 0x04
+    private static let TUN_F_USO4: UInt = 0x20, TUN_F_USO6: UInt = 0x40
     private static let SIOCSIFMTU: UInt = 0x8922
     private static let SIOCGIFMTU: UInt = 0x8921
 
@@ -39,8 +40,16 @@ public final class TunDevice: Tunnel {
         Self.setName(&request, name)
         request.ifr_ifru.ifru_flags = Self.IFF_TUN | Self.IFF_NO_PI | Self.IFF_VNET_HDR
         try withUnsafeMutableBytes(of: &request) { (raw) throws(Errno) in try fd.ioctl(Self.TUNSETIFF, raw.baseAddress!) }
-        // The argument is the flags themselves, not a pointer to them.
-        _ = try retrying { wgd_ioctl_value(fd.rawValue, Self.TUNSETOFFLOAD, Self.TUN_F_CSUM | Self.TUN_F_TSO4 | Self.TUN_F_TSO6) }
+        // The argument is the flags themselves, not a pointer to them. USO (kernels from 6.2)
+        // where the kernel has it: it refuses flags it does not know with EINVAL.
+        let tcp = Self.TUN_F_CSUM | Self.TUN_F_TSO4 | Self.TUN_F_TSO6
+        do throws(Errno) {
+            _ = try retrying { wgd_ioctl_value(fd.rawValue, Self.TUNSETOFFLOAD, tcp | Self.TUN_F_USO4 | Self.TUN_F_USO6) }
+            udpOffload = true
+        } catch where error.code == EINVAL {
+            _ = try retrying { wgd_ioctl_value(fd.rawValue, Self.TUNSETOFFLOAD, tcp) }
+            udpOffload = false
+        }
         // Non-blocking, so that a busy reader reads without a poll before each packet.
         try fd.setNonBlocking()
         self.fd = fd
@@ -78,6 +87,8 @@ public final class TunDevice: Tunnel {
     }
 
     public var offloads: Bool { true }
+
+    public let udpOffload: Bool
 
     private static func setName(_ request: inout ifreq, _ name: String) {
         withUnsafeMutableBytes(of: &request.ifr_ifrn.ifrn_name) { out in

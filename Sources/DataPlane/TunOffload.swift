@@ -1,13 +1,14 @@
-/// TUN offloads (IFF_VNET_HDR with TUNSETOFFLOAD: checksum and TSO): the kernel hands us TCP
-/// super-packets of up to 64 KiB, each with a virtio_net_hdr, instead of one read per segment.
-/// We cut them into segments with complete headers and checksums, as a NIC would, and finish
-/// the checksum the kernel left partial on single packets. Pure functions over bytes.
+/// TUN offloads (IFF_VNET_HDR with TUNSETOFFLOAD: checksum, TSO and, on kernels from 6.2, USO):
+/// the kernel hands us TCP and UDP super-packets of up to 64 KiB, each with a virtio_net_hdr,
+/// instead of one read per segment. We cut them into segments with complete headers and
+/// checksums, as a NIC would, and finish the checksum the kernel left partial on single packets.
+/// Pure functions over bytes.
 
 /// The 10-byte header in front of every packet (struct virtio_net_hdr, native byte order).
 public struct VirtioHeader: Equatable, Sendable {
     public static let length = 10
     static let needsChecksum: UInt8 = 1
-    static let gsoNone: UInt8 = 0, gsoTCPv4: UInt8 = 1, gsoTCPv6: UInt8 = 4
+    static let gsoNone: UInt8 = 0, gsoTCPv4: UInt8 = 1, gsoTCPv6: UInt8 = 4, gsoUDP: UInt8 = 5
 
     public var flags: UInt8 = 0
     public var gsoType: UInt8 = 0
@@ -93,46 +94,59 @@ public enum TunOffload {
         packet.storeBytes(of: value.bigEndian, toByteOffset: field, as: UInt16.self)
     }
 
-    /// The IP and TCP header lengths of a TCP packet (IPv4 or IPv6 without extension headers).
-    static func tcpHeaders(_ packet: UnsafeRawBufferPointer) throws(OffloadError) -> (ip: Int, tcp: Int, v6: Bool) {
+    /// The IP and transport header lengths of a TCP or (`udp`) UDP packet (IPv4 or IPv6 without
+    /// extension headers).
+    static func headerLengths(_ packet: UnsafeRawBufferPointer, udp: Bool) throws(OffloadError) -> (ip: Int, transport: Int, v6: Bool) {
         guard packet.count >= 20 else { throw .malformed }
         let ip: Int, v6: Bool
+        let proto: UInt8 = udp ? 17 : 6
         switch packet[0] >> 4 {
         case 4:
             ip = Int(packet[0] & 0x0f) * 4
-            guard ip >= 20, packet[9] == 6 else { throw ip < 20 ? .malformed : .unsupported }
+            guard ip >= 20, packet[9] == proto else { throw ip < 20 ? .malformed : .unsupported }
             v6 = false
         case 6:
             ip = 40
             guard packet.count >= 40 else { throw .malformed }
-            guard packet[6] == 6 else { throw .unsupported }
+            guard packet[6] == proto else { throw .unsupported }
             v6 = true
         default:
             throw .malformed
         }
-        guard packet.count >= ip + 20 else { throw .malformed }
+        guard packet.count >= ip + (udp ? 8 : 20) else { throw .malformed }
+        if udp { return (ip, 8, v6) }
         let tcp = Int(packet[ip + 12] >> 4) * 4
         guard tcp >= 20, packet.count >= ip + tcp else { throw .malformed }
         return (ip, tcp, v6)
     }
 
-    /// How many segments a TCP super-packet makes, and the length of the largest.
+    /// Whether a super-packet's segments are UDP datagrams (USO) rather than TCP segments.
+    static func isUDP(_ header: VirtioHeader) throws(OffloadError) -> Bool {
+        switch header.gsoType {
+        case VirtioHeader.gsoTCPv4, VirtioHeader.gsoTCPv6: return false
+        case VirtioHeader.gsoUDP: return true
+        default: throw .unsupported
+        }
+    }
+
+    /// How many segments a super-packet makes, and the length of the largest.
     public static func segments(_ packet: UnsafeRawBufferPointer, _ header: VirtioHeader) throws(OffloadError) -> (count: Int, largest: Int) {
-        guard header.gsoType == VirtioHeader.gsoTCPv4 || header.gsoType == VirtioHeader.gsoTCPv6 else { throw .unsupported }
-        let (ip, tcp, _) = try tcpHeaders(packet)
+        let (ip, tcp, _) = try headerLengths(packet, udp: try isUDP(header))
         let size = Int(header.gsoSize)
         guard size > 0 else { throw .malformed }
         let payload = packet.count - ip - tcp
         return (max(1, (payload + size - 1) / size), ip + tcp + min(size, payload))
     }
 
-    /// Writes segment `index` of a TCP super-packet into `out` and returns its length: the
-    /// headers copied, then IP length, IPv4 ID and checksum, TCP sequence number, flags (FIN and
-    /// PSH on the last segment only, CWR on the first only) and checksum made right.
+    /// Writes segment `index` of a super-packet into `out` and returns its length: the headers
+    /// copied, then IP length, IPv4 ID and checksum made right; for TCP the sequence number, flags
+    /// (FIN and PSH on the last segment only, CWR on the first only) and checksum; for UDP the
+    /// length and checksum.
     public static func segment(_ packet: UnsafeRawBufferPointer, _ header: VirtioHeader, index: Int,
                                into out: UnsafeMutableRawBufferPointer) throws(OffloadError) -> Int {
-        let (ip, tcp, v6) = try tcpHeaders(packet)
-        let headers = ip + tcp, size = Int(header.gsoSize)
+        let udp = try isUDP(header)
+        let (ip, transport, v6) = try headerLengths(packet, udp: udp)
+        let headers = ip + transport, size = Int(header.gsoSize)
         guard size > 0 else { throw .malformed }
         let payloadStart = headers + index * size
         guard payloadStart < packet.count || (index == 0 && packet.count == headers) else { throw .malformed }
@@ -153,6 +167,15 @@ public enum TunOffload {
             let sum = InternetChecksum.checksum(UnsafeRawBufferPointer(rebasing: out[0..<ip]))
             out.storeBytes(of: sum.bigEndian, toByteOffset: 10, as: UInt16.self)
         }
+        if udp {
+            out.storeBytes(of: UInt16(length - ip).bigEndian, toByteOffset: ip + 4, as: UInt16.self)
+            out.storeBytes(of: 0, toByteOffset: ip + 6, as: UInt16.self)
+            let datagram = UnsafeRawBufferPointer(rebasing: out[ip..<length])
+            let sum = InternetChecksum.checksum(datagram, initial: pseudoHeaderSum(UnsafeRawBufferPointer(out), v6: v6, proto: 17, length: length - ip))
+            // A computed 0 goes as all ones: 0 in a UDP header means no checksum.
+            out.storeBytes(of: (sum == 0 ? 0xffff : sum).bigEndian, toByteOffset: ip + 6, as: UInt16.self)
+            return length
+        }
         let seq = UInt32(bigEndian: packet.loadUnaligned(fromByteOffset: ip + 4, as: UInt32.self))
         out.storeBytes(of: (seq &+ UInt32(truncatingIfNeeded: index * size)).bigEndian, toByteOffset: ip + 4, as: UInt32.self)
         let fin: UInt8 = 0x01, psh: UInt8 = 0x08, cwr: UInt8 = 0x80
@@ -162,14 +185,14 @@ public enum TunOffload {
         out[ip + 13] = flags
         out.storeBytes(of: 0, toByteOffset: ip + 16, as: UInt16.self)
         let segment = UnsafeRawBufferPointer(rebasing: out[ip..<length])
-        let sum = InternetChecksum.checksum(segment, initial: pseudoHeaderSum(UnsafeRawBufferPointer(out), v6: v6, tcpLength: length - ip))
+        let sum = InternetChecksum.checksum(segment, initial: pseudoHeaderSum(UnsafeRawBufferPointer(out), v6: v6, proto: 6, length: length - ip))
         out.storeBytes(of: sum.bigEndian, toByteOffset: ip + 16, as: UInt16.self)
         return length
     }
 
-    /// The TCP pseudo-header's sum: addresses, protocol 6 and the TCP length.
-    static func pseudoHeaderSum(_ packet: UnsafeRawBufferPointer, v6: Bool, tcpLength: Int) -> UInt64 {
+    /// The pseudo-header's sum: addresses, protocol and the transport length.
+    static func pseudoHeaderSum(_ packet: UnsafeRawBufferPointer, v6: Bool, proto: UInt64, length: Int) -> UInt64 {
         let addresses = v6 ? UnsafeRawBufferPointer(rebasing: packet[8..<40]) : UnsafeRawBufferPointer(rebasing: packet[12..<20])
-        return InternetChecksum.sum(addresses, initial: 6 + UInt64(tcpLength))
+        return InternetChecksum.sum(addresses, initial: proto + UInt64(length))
     }
 }

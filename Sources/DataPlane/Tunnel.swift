@@ -15,10 +15,14 @@ public protocol Tunnel: AnyObject, Sendable {
     /// Whether every packet read and written starts with a `VirtioHeader` (IFF_VNET_HDR): reads
     /// may then be TCP super-packets and carry partial checksums (TunOffload.swift).
     var offloads: Bool { get }
+    /// Whether reads may also be UDP super-packets (USO), and writes may be: the kernel took
+    /// TUN_F_USO4 and TUN_F_USO6, so it also accepts them written.
+    var udpOffload: Bool { get }
     /// The device's MTU now: an administrator or wg-quick may change it under us.
     func currentMTU() throws(Errno) -> Int
 }
 
 extension Tunnel {
     public var offloads: Bool { false }
+    public var udpOffload: Bool { false }
 }

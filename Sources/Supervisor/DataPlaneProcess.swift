@@ -101,7 +101,7 @@ final class DataPlaneServer: Sendable {
 
     private func start(_ options: StartOptions, tun: consuming FileDescriptor) -> String? {
         guard running.withLock({ $0 == nil }) else { return "a second start" }
-        let tunnel = InheritedTunnel(name: options.interface, descriptor: tun, mtu: options.mtu)
+        let tunnel = InheritedTunnel(name: options.interface, descriptor: tun, mtu: options.mtu, udpOffload: options.udpOffload)
         var interfaceOptions = options.interfaceOptions
         interfaceOptions.log = { [weak self] in self?.send(.log(.error, $0)) }
         do {

@@ -250,8 +250,9 @@ final class RouterState: Sendable {
             throw BringUpError(description: "\(error)")
         }
         do { try setUpLink(state) } catch { throw BringUpError(description: "\(error)") }
-        let options = StartOptions(interface: name, cpus: state.cpus ?? Threads.allowedCPUs(), buffers: self.options.buffers,
+        var options = StartOptions(interface: name, cpus: state.cpus ?? Threads.allowedCPUs(), buffers: self.options.buffers,
                                    largeBuffers: self.options.largeBuffers, mtu: state.config.mtu, logLevel: self.options.logLevel)
+        options.udpOffload = tun.udpOffload
         let dataPlane = DataPlaneChild(
             name: name, tun: tun, options: options, sockets: sockets, config: state.config, log: log,
             currentConfig: { [store] handOver in

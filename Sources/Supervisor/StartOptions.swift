@@ -16,6 +16,9 @@ public struct StartOptions: Sendable, Equatable {
     /// A data plane started again after one died: it greets its peers with a handshake at once,
     /// since they still hold sessions it lost and would otherwise wait out their timers.
     public var restarted = false
+    /// The TUN took USO (TunDevice.udpOffload): the data plane, which cannot ask, may write UDP
+    /// super-packets to it.
+    public var udpOffload = false
 
     public static let cpuCounts = 1...1024
     public static let bufferCounts = 64...1_048_576
@@ -57,12 +60,12 @@ public struct StartOptions: Sendable, Equatable {
         guard range.contains(value) else { throw WireError("\(field) \(value) is not in \(range)") }
     }
 
-    // MARK: wire form: name length u8, name, log level u8, restarted u8, mtu u32, buffers u32, large buffers u32,
-    // CPU count u16, CPUs i32 each
+    // MARK: wire form: name length u8, name, log level u8, restarted u8, UDP offload u8, mtu u32, buffers u32,
+    // large buffers u32, CPU count u16, CPUs i32 each
 
-    static let maxEncodedCount = 1 + InterfaceName.maxLength + 1 + 1 + 4 + 4 + 4 + 2 + 4 * cpuCounts.upperBound
+    static let maxEncodedCount = 1 + InterfaceName.maxLength + 1 + 1 + 1 + 4 + 4 + 4 + 2 + 4 * cpuCounts.upperBound
 
-    var encodedCount: Int { 1 + interface.utf8.count + 1 + 1 + 4 + 4 + 4 + 2 + 4 * cpus.count }
+    var encodedCount: Int { 1 + interface.utf8.count + 1 + 1 + 1 + 4 + 4 + 4 + 2 + 4 * cpus.count }
 
     /// Only for validated options (the fields fit their wire widths).
     func write(to writer: inout WireWriter) {
@@ -70,6 +73,7 @@ public struct StartOptions: Sendable, Equatable {
         for byte in interface.utf8 { writer.write(byte) }
         writer.write(UInt8(logLevel.rawValue))
         writer.write(UInt8(restarted ? 1 : 0))
+        writer.write(UInt8(udpOffload ? 1 : 0))
         writer.write(UInt32(mtu))
         writer.write(UInt32(buffers))
         writer.write(UInt32(largeBuffers))
@@ -85,6 +89,7 @@ public struct StartOptions: Sendable, Equatable {
         let level = try reader.integer(UInt8.self)
         guard let logLevel = LogLevel(rawValue: Int(level)) else { throw WireError("log level \(level) is not 0, 1 or 2") }
         let restarted = try reader.bool("restarted")
+        let udpOffload = try reader.bool("UDP offload")
         let mtu = Int(try reader.integer(UInt32.self))
         let buffers = Int(try reader.integer(UInt32.self))
         let largeBuffers = Int(try reader.integer(UInt32.self))
@@ -95,6 +100,7 @@ public struct StartOptions: Sendable, Equatable {
         for _ in 0..<count { cpus.append(try reader.integer()) }
         var options = StartOptions(interface: name, cpus: cpus, buffers: buffers, largeBuffers: largeBuffers, mtu: mtu, logLevel: logLevel)
         options.restarted = restarted
+        options.udpOffload = udpOffload
         return options
     }
 }

@@ -27,7 +27,7 @@ import Testing
 
     /// Joins `packets` as deliverReceive does: the super-packets (with their headers) and the
     /// packets written alone (header nil).
-    static func coalesce(_ packets: [[UInt8]]) -> [(packet: [UInt8], header: VirtioHeader?)] {
+    static func coalesce(_ packets: [[UInt8]], udp: Bool = false) -> [(packet: [UInt8], header: VirtioHeader?)] {
         var out: [(packet: [UInt8], header: VirtioHeader?)] = []
         var head: [UInt8] = [], first: TunCoalesce.Segment?, last: TunCoalesce.Segment?, joined = 0
         func flush() {
@@ -43,7 +43,7 @@ import Testing
         }
         for packet in packets {
             let joins: Bool = packet.withUnsafeBytes { p in
-                guard let s = TunCoalesce.segment(p) else { return false }
+                guard let s = TunCoalesce.segment(p, udp: udp) else { return false }
                 if let f = first, let l = last,
                    head.withUnsafeBytes({ TunCoalesce.follows(p, s, head: $0, first: f, last: l, length: head.count) }) {
                     head += packet[s.headers...]
@@ -74,6 +74,63 @@ import Testing
         #expect(header.gsoSize == 1368 && header.flags == VirtioHeader.needsChecksum)
         #expect(Int(header.headerLength) == (v6 ? 40 : 20) + 32 && header.checksumStart == (v6 ? 40 : 20) && header.checksumOffset == 16)
         #expect(try Self.cut(written[0].packet, header) == originals)
+    }
+
+    /// What a peer's USO sends: one flow's datagrams, 1,200 bytes each but a shorter last.
+    static func datagrams(v6: Bool, payload: Int) throws -> [[UInt8]] {
+        var header = VirtioHeader()
+        header.gsoType = VirtioHeader.gsoUDP
+        header.gsoSize = 1200
+        header.flags = VirtioHeader.needsChecksum
+        return try cut(udpSuperPacket(v6: v6, payload: (0..<payload).map { UInt8(truncatingIfNeeded: $0 &* 5) }), header)
+    }
+
+    @Test(arguments: [false, true]) func aFlowsDatagramsBecomeOneUDPSuperPacketThatCutsBackIntoThem(v6: Bool) throws {
+        let originals = try Self.datagrams(v6: v6, payload: 20_000)
+        #expect(originals.count == 17)
+        let written = Self.coalesce(originals, udp: true)
+        #expect(written.count == 1)
+        let header = try #require(written[0].header)
+        let ip: UInt16 = v6 ? 40 : 20
+        #expect(header.gsoType == VirtioHeader.gsoUDP && header.gsoSize == 1200 && header.flags == VirtioHeader.needsChecksum)
+        #expect(header.headerLength == ip + 8 && header.checksumStart == ip && header.checksumOffset == 6)
+        #expect(try Self.cut(written[0].packet, header) == originals)
+        // Without USO on the TUN, datagrams go one by one.
+        #expect(Self.coalesce(originals).allSatisfy { $0.header == nil })
+    }
+
+    @Test func whatBreaksAUDPRun() throws {
+        let originals = try Self.datagrams(v6: false, payload: 6000)   // five of 1,200
+        func written(_ edit: (inout [[UInt8]]) -> Void) -> [Int] {
+            var packets = originals
+            edit(&packets)
+            return Self.coalesce(packets, udp: true).map { $0.header == nil ? 1 : ($0.packet.count - 28 + 1199) / 1200 }
+        }
+        #expect(written { _ in } == [5])
+        // Another port, an ID out of turn, another TTL: a new run starts there (and after it).
+        #expect(written { $0[2][21] ^= 1 } == [2, 1, 2])
+        #expect(written { $0[3][5] &+= 7 } == [3, 1, 1])
+        #expect(written { $0[1][8] = 63 } == [1, 1, 3])
+        // Nothing follows a shorter datagram, and a longer one never joins.
+        let short = udpDatagram(v6: false, id: 0x1234 + 5, payload: Array(repeating: 1, count: 700))
+        let long = udpDatagram(v6: false, id: 0x1234 + 6, payload: Array(repeating: 2, count: 1300))
+        #expect(written { $0 += [short, long] } == [6, 1])
+        // A datagram whose UDP length is not what arrived, or with no payload, stays alone.
+        #expect(Self.coalesce([udpDatagram(v6: false, payload: [1, 2, 3], udpLength: 12)], udp: true)[0].header == nil)
+        #expect(udpDatagram(v6: false, payload: []).withUnsafeBytes { TunCoalesce.segment($0, udp: true) } == nil)
+    }
+
+    @Test func aUDPSuperPacketStopsAtItsMostDatagrams() throws {
+        var header = VirtioHeader()
+        header.gsoType = VirtioHeader.gsoUDP
+        header.gsoSize = 100
+        header.flags = VirtioHeader.needsChecksum
+        let originals = try Self.cut(udpSuperPacket(v6: false, payload: Array(repeating: 9, count: 100 * 70)), header)
+        #expect(originals.count == 70)
+        let written = Self.coalesce(originals, udp: true)
+        #expect(written.count == 2)
+        #expect(written.map { $0.packet.count } == [28 + 64 * 100, 28 + 6 * 100])
+        #expect(try written.flatMap { try Self.cut($0.packet, try #require($0.header)) } == originals)
     }
 
     @Test func aSuperPacketStopsAtTheLargestIPPacket() throws {

@@ -61,6 +61,45 @@ func tcpChecksumHolds(_ segment: [UInt8], v6: Bool) -> Bool {
     return referenceSum(Array(segment[ip...]), initial: pseudo) == 0xffff
 }
 
+/// A UDP datagram (IPv4 with ID `id`, or IPv6) from 192.0.2.1 (fd00::1) port 12345 to port
+/// 5201, with its UDP length and checksum left as `check` (0: none) and `udpLength` (nil: right).
+func udpDatagram(v6: Bool, id: UInt16 = 0x1234, payload: [UInt8], udpLength: Int? = nil, check: UInt16 = 0) -> [UInt8] {
+    let length = udpLength ?? 8 + payload.count
+    var ip: [UInt8]
+    if v6 {
+        ip = [0x60, 0, 0, 0, UInt8((8 + payload.count) >> 8), UInt8((8 + payload.count) & 0xff), 17, 64]
+        ip += [0xfd] + [UInt8](repeating: 0, count: 14) + [1]
+        ip += [0xfd] + [UInt8](repeating: 0, count: 14) + [2]
+    } else {
+        let total = 28 + payload.count
+        ip = [0x45, 0, UInt8(total >> 8), UInt8(total & 0xff), UInt8(id >> 8), UInt8(id & 0xff), 0x40, 0, 64, 17, 0, 0,
+              192, 0, 2, 1, 192, 0, 2, 2]
+        let sum = ~referenceSum(ip)
+        ip[10] = UInt8(sum >> 8); ip[11] = UInt8(sum & 0xff)
+    }
+    let udp: [UInt8] = [0x30, 0x39, 0x14, 0x51, UInt8((length >> 8) & 0xff), UInt8(length & 0xff), UInt8(check >> 8), UInt8(check & 0xff)]
+    return ip + udp + payload
+}
+
+/// The UDP checksum of a datagram checks out (and is not 0, "none").
+func udpChecksumHolds(_ datagram: [UInt8], v6: Bool) -> Bool {
+    let ip = v6 ? 40 : 20
+    let addresses = v6 ? Array(datagram[8..<40]) : Array(datagram[12..<20])
+    let pseudo = UInt32(referenceSum(addresses)) + 17 + UInt32(datagram.count - ip)
+    return datagram[ip + 6] | datagram[ip + 7] != 0 && referenceSum(Array(datagram[ip...]), initial: pseudo) == 0xffff
+}
+
+/// A UDP super-packet as the kernel hands one over with USO: the UDP length of the whole, and
+/// the checksum field holding the pseudo-header's sum.
+func udpSuperPacket(v6: Bool, payload: [UInt8]) -> [UInt8] {
+    let ip = v6 ? 40 : 20
+    var packet = udpDatagram(v6: v6, payload: payload)
+    let addresses = v6 ? Array(packet[8..<40]) : Array(packet[12..<20])
+    let partial = referenceSum(addresses, initial: 17 + UInt32(packet.count - ip))
+    packet[ip + 6] = UInt8(partial >> 8); packet[ip + 7] = UInt8(partial & 0xff)
+    return packet
+}
+
 @Suite struct TunOffloadTests {
     @Test func theFastChecksumIsTheReferenceOne() {
         var rng = SystemRandomNumberGenerator()
@@ -100,6 +139,24 @@ func tcpChecksumHolds(_ segment: [UInt8], v6: Bool) -> Bool {
             joined += s[(ip + 32)...]
         }
         #expect(joined == payload)
+    }
+
+    @Test(arguments: [false, true]) func aUDPSuperPacketBecomesWholeDatagrams(v6: Bool) throws {
+        let payload = (0..<3500).map { UInt8(truncatingIfNeeded: $0 &* 11) }
+        let datagrams = try segments(udpSuperPacket(v6: v6, payload: payload), gsoType: VirtioHeader.gsoUDP, gsoSize: 1000)
+        let ip = v6 ? 40 : 20
+        #expect(datagrams.map(\.count) == [1000, 1000, 1000, 500].map { ip + 8 + $0 })
+        for (i, d) in datagrams.enumerated() {
+            #expect(be16(d, ip + 4) == d.count - ip, "UDP length of datagram \(i)")
+            #expect(udpChecksumHolds(d, v6: v6), "UDP checksum of datagram \(i)")
+            if v6 {
+                #expect(be16(d, 4) == d.count - 40)
+            } else {
+                #expect(be16(d, 2) == d.count && be16(d, 4) == 0x1234 + i && referenceSum(Array(d[0..<20])) == 0xffff)
+            }
+            #expect(Array(d[0..<ip + 4]).enumerated().allSatisfy { j, byte in [2, 3, 4, 5, 10, 11].contains(j) && !v6 || (v6 && [4, 5].contains(j)) || byte == datagrams[0][j] })
+        }
+        #expect(Array(datagrams.map { $0[(ip + 8)...] }.joined()) == payload)
     }
 
     @Test func aPartialChecksumIsFinished() throws {

@@ -50,10 +50,10 @@ struct ControlMessageRejectionTests {
     }
 
     /// A start payload written field by field, for values the encoder would refuse to send.
-    static func rawStart(name: [UInt8], level: UInt8 = 1, restarted: UInt8 = 0, mtu: UInt32 = 1420, buffers: UInt32 = 4096,
-                         large: UInt32 = 256, cpus: [Int32] = [0]) -> [UInt8] {
+    static func rawStart(name: [UInt8], level: UInt8 = 1, restarted: UInt8 = 0, udpOffload: UInt8 = 0, mtu: UInt32 = 1420,
+                         buffers: UInt32 = 4096, large: UInt32 = 256, cpus: [Int32] = [0]) -> [UInt8] {
         func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { (0..<(T.bitWidth / 8)).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
-        return [UInt8(name.count)] + name + [level, restarted] + le(mtu) + le(buffers) + le(large) + le(UInt16(cpus.count)) + cpus.flatMap(le)
+        return [UInt8(name.count)] + name + [level, restarted, udpOffload] + le(mtu) + le(buffers) + le(large) + le(UInt16(cpus.count)) + cpus.flatMap(le)
     }
 
     static func record(_ edit: (inout [UInt8]) -> Void) -> [UInt8] {
@@ -142,6 +142,8 @@ struct ControlMessageRejectionTests {
         Self.refuseSupervisor(Support.frame(type: Self.sockets, [0x6C, 0xCA, 2], descriptors: 1), "hasV6 is 2, not 0 or 1")
         Self.refuseSupervisor(Support.frame(type: Self.start, Self.rawStart(name: Array("wg0".utf8), restarted: 2), descriptors: 1),
                               "restarted is 2, not 0 or 1")
+        Self.refuseSupervisor(Support.frame(type: Self.start, Self.rawStart(name: Array("wg0".utf8), udpOffload: 2), descriptors: 1),
+                              "UDP offload is 2, not 0 or 1")
         Self.refuseSupervisor(Support.frame(type: Self.start, Self.rawStart(name: Array("wg0".utf8), level: 3), descriptors: 1),
                               "log level 3 is not 0, 1 or 2")
         Self.refuseDataPlane(Support.frame(type: Self.log, [3] + Array("x".utf8)), "log level 3")

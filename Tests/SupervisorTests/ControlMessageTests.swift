@@ -28,6 +28,7 @@ struct ControlMessageTests {
             .start(StartOptions(interface: "wg-long-name-15", cpus: Array(0..<1024), buffers: 1_048_576, largeBuffers: 65_536,
                                 mtu: 65_535, logLevel: .verbose)),
             .start(StartOptions(interface: "a", cpus: [4095], buffers: 64, largeBuffers: 8, mtu: 68, logLevel: .silent)),
+            .start({ var o = Support.options; o.restarted = true; o.udpOffload = true; return o }()),
             .sockets(port: 51820, hasV6: false), .sockets(port: 1, hasV6: true),
             .configure(id: 0, change: ConfigChange()), .configure(id: .max, change: change),
             .configure(id: 3, change: ConfigChange(replacing: DeviceConfig())),
@@ -67,7 +68,7 @@ struct ControlMessageTests {
         #expect(try Support.payload(DataPlaneMessage.applied(id: 1, errno: 22)) == [1, 0, 0, 0, 0, 0, 0, 0, 22, 0, 0, 0])
         #expect(try Support.payload(SupervisorMessage.sockets(port: 0x1234, hasV6: true)) == [0x34, 0x12, 1])
         #expect(try Support.payload(SupervisorMessage.start(Support.options))
-            == [3] + Array("wg0".utf8) + [1, 0] + [0x8C, 0x05, 0, 0] + [0, 0x10, 0, 0] + [0, 1, 0, 0] + [2, 0] + [0, 0, 0, 0, 1, 0, 0, 0])
+            == [3] + Array("wg0".utf8) + [1, 0, 0] + [0x8C, 0x05, 0, 0] + [0, 0x10, 0, 0] + [0, 1, 0, 0] + [2, 0] + [0, 0, 0, 0, 1, 0, 0, 0])
         #expect(DataPlaneMessage.limit(DataPlaneMessage.status(id: 0, peers: []).type) == 12 + 4096 * 81)
         #expect(SupervisorMessage.limit(SupervisorMessage.configure(id: 0, change: ConfigChange()).type) == 64 << 20)
         // The record's address field: an IPv4 endpoint in the first 4 bytes, port little-endian.

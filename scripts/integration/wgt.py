@@ -25,6 +25,11 @@
              [--routes] [--peer PUB [--endpoint E] [--allowed LIST] [--keepalive N] [--psk F]]...
                                         a router-mode state file (schema version 1)
   state-peers FILE                      the public keys of every peer in a state file, one a line
+  udp-burst-send HOST PORT COUNT SIZE   COUNT datagrams of SIZE bytes in bursts of 32 (1 ms
+                                        apart), each its sequence number then a pattern of it
+  udp-burst-receive ADDR PORT COUNT SECONDS   receive at ADDR:PORT (prints "ready" once bound)
+                                        until COUNT arrived or SECONDS passed without one;
+                                        prints "received N intact I corrupt C duplicate D"
 
 Every loop here is bounded by its arguments; every socket has a timeout.
 """
@@ -711,6 +716,48 @@ def cmd_state_peers(path):
             print(peer["public_key"])
 
 
+def burst_payload(seq, size):
+    block = hashlib.sha256(struct.pack(">I", seq)).digest()
+    body = (block * (size // len(block) + 1))[:size - 4]
+    return struct.pack(">I", seq) + body
+
+
+def cmd_udp_burst_send(host, port, count, size):
+    count, size = int(count), int(size)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.connect((host, int(port)))
+        for seq in range(count):
+            s.send(burst_payload(seq, size))
+            if seq % 32 == 31:
+                time.sleep(0.001)
+
+
+def cmd_udp_burst_receive(addr, port, count, seconds):
+    count, seconds = int(count), float(seconds)
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    seen, intact, corrupt, duplicate = set(), 0, 0, 0
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        s.bind((addr, int(port)))
+        s.settimeout(seconds)
+        print("ready", flush=True)
+        while len(seen) < count:
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                break
+            seq = struct.unpack(">I", data[:4])[0] if len(data) >= 4 else -1
+            if seq < 0 or data != burst_payload(seq, len(data)):
+                corrupt += 1
+            elif seq in seen:
+                duplicate += 1
+            else:
+                seen.add(seq)
+                intact += 1
+    print("received %d intact %d corrupt %d duplicate %d" % (intact + corrupt + duplicate, intact, corrupt, duplicate))
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__)
@@ -733,6 +780,8 @@ def main(argv):
         "flood": cmd_flood,
         "state-file": cmd_state_file,
         "state-peers": cmd_state_peers,
+        "udp-burst-send": cmd_udp_burst_send,
+        "udp-burst-receive": cmd_udp_burst_receive,
         "b64-to-hex": lambda b: print(b64_to_hex(b)),
         "uapi-cases": lambda: print(" ".join(uapi_request("list", None))),
     }
