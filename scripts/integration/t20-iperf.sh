@@ -2,7 +2,8 @@
 # t20: iperf3 TCP for 3 s in each direction through the tunnel. The figures are printed
 # ("iperf3 A->B: X Gbit/s") and never asserted on; only that the transfer worked. Then bursts
 # of UDP datagrams of one flow over IPv4 and IPv6, each checked byte for byte: a receiver that
-# coalesces them into UDP super-packets (USO) must hand the kernel datagrams it cuts back whole.
+# coalesces them into UDP super-packets (USO) must hand the kernel datagrams it cuts back whole;
+# sent with UDP_SEGMENT, they reach a sender that takes USO on its TUN as super-packets to cut.
 . "$(dirname "$0")/lib.sh"
 need_basics iperf3 ping
 begin_test "iperf3 TCP through the tunnel, 3 s each direction"
@@ -44,16 +45,16 @@ udp_errors() {
     END { print s + 0 }'
 }
 
-# udp_burst LABEL ADDR: 3,000 datagrams of 1,200 bytes A -> B at ADDR, port 5301.
+# udp_burst LABEL ADDR [gso]: 3,000 datagrams of 1,200 bytes A -> B at ADDR, port 5301.
 udp_burst() {
-  local label=$1 addr=$2 log="$WGT_TMP/burst-$RANDOM.log" rpid errors out
+  local label=$1 addr=$2 mode=${3:-} log="$WGT_TMP/burst-$RANDOM.log" rpid errors out
   errors=$(udp_errors "$NS_B")
   bg_in_ns "$NS_B" "$log" python3 "$WGT_PY" udp-burst-receive "$addr" 5301 3000 2
   rpid=$BG_PID
   if ! wait_until 5 grep -q ready "$log"; then
     fail "UDP burst $label: the receiver did not start"; _wgt_show_output "$log"; kill_pid "$rpid"; return
   fi
-  tmo 30 ip netns exec "$NS_A" python3 "$WGT_PY" udp-burst-send "$addr" 5301 3000 1200 7>&- 8>&-
+  tmo 30 ip netns exec "$NS_A" python3 "$WGT_PY" udp-burst-send "$addr" 5301 3000 1200 $mode 7>&- 8>&-
   wait_until 10 pid_gone "$rpid" || kill_pid "$rpid"
   out=$(grep '^received' "$log")
   info "UDP burst $label: $out"
@@ -69,6 +70,8 @@ udp_burst() {
 
 udp_burst "IPv4" "$IN4_B"
 udp_burst "IPv6" "$IN6_B"
+udp_burst "IPv4, sent with UDP_SEGMENT" "$IN4_B" gso
+udp_burst "IPv6, sent with UDP_SEGMENT" "$IN6_B" gso
 check "daemon A still running" pid_alive "${IMPL_PID[$WG_A]}"
 check "daemon B still running" pid_alive "${IMPL_PID[$WG_B]}"
 check "ping A->B after the transfers" tping "$NS_A" "$IN4_B"

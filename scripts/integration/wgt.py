@@ -25,8 +25,9 @@
              [--routes] [--peer PUB [--endpoint E] [--allowed LIST] [--keepalive N] [--psk F]]...
                                         a router-mode state file (schema version 1)
   state-peers FILE                      the public keys of every peer in a state file, one a line
-  udp-burst-send HOST PORT COUNT SIZE   COUNT datagrams of SIZE bytes in bursts of 32 (1 ms
-                                        apart), each its sequence number then a pattern of it
+  udp-burst-send HOST PORT COUNT SIZE [gso]   COUNT datagrams of SIZE bytes in bursts of 32
+                                        (1 ms apart), each its sequence number then a pattern of
+                                        it; with gso, each burst is one send (UDP_SEGMENT)
   udp-burst-receive ADDR PORT COUNT SECONDS   receive at ADDR:PORT (prints "ready" once bound)
                                         until COUNT arrived or SECONDS passed without one;
                                         prints "received N intact I corrupt C duplicate D"
@@ -722,11 +723,17 @@ def burst_payload(seq, size):
     return struct.pack(">I", seq) + body
 
 
-def cmd_udp_burst_send(host, port, count, size):
+def cmd_udp_burst_send(host, port, count, size, mode=""):
     count, size = int(count), int(size)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.connect((host, int(port)))
+        if mode == "gso":
+            s.setsockopt(socket.IPPROTO_UDP, 103, size)   # UDP_SEGMENT: the kernel cuts each send
+            for start in range(0, count, 32):
+                s.send(b"".join(burst_payload(seq, size) for seq in range(start, min(start + 32, count))))
+                time.sleep(0.001)
+            return
         for seq in range(count):
             s.send(burst_payload(seq, size))
             if seq % 32 == 31:
