@@ -66,7 +66,7 @@ extension Interface {
             }
             if let peer = context.undelivered {
                 context.undelivered = nil
-                deliverOpened(peer)
+                deliverOpened(peer, &context)
             }
         }
     }
@@ -102,7 +102,7 @@ extension Interface {
             job.pointee.local = local
             job.pointee.authenticated = false
             if let inline {
-                if let previous = inline.pointee.undelivered, previous !== peer { deliverOpened(previous) }
+                if let previous = inline.pointee.undelivered, previous !== peer { deliverOpened(previous, &inline.pointee) }
                 inline.pointee.undelivered = peer
                 decrypt(peer, slot, &inline.pointee, deliver: false)
             } else {
@@ -141,9 +141,59 @@ extension Interface {
         queue.finish(slot) { first, count in deliverReceive(peer, first, count) }
     }
 
-    /// Hands what this thread opened for `peer` to the tunnel.
-    func deliverOpened(_ peer: Peer) {
-        peer.runtime.receive.drain { first, count in deliverReceive(peer, first, count) }
+    /// Hands what this thread opened for `peer` to the tunnel: every run finished at the queue's
+    /// head, with super-packets gathered across runs (a run ends with its 16-slot chunk).
+    func deliverOpened(_ peer: Peer, _ context: inout WorkerContext) {
+        peer.runtime.receive.drain { first, count in gatherReceive(peer, first, count, &context.tunGroup) }
+        flush(&context.tunGroup)
+    }
+
+    /// As `deliverReceive`, into a group that lasts beyond the run: it holds the buffers of the
+    /// packets it gathered until it is written.
+    private func gatherReceive(_ peer: Peer, _ first: Int, _ count: Int, _ group: inout TunGroup) {
+        let queue = peer.runtime.receive
+        let now = Clock.now(), wall = Clock.wall()
+        var latestLocal: LocalAddress?
+        for i in first..<first + count {
+            let job = queue.job(i)
+            defer { job.pointee.buffer = nil; job.pointee.keypair = nil; job.pointee.source = nil }
+            guard job.pointee.authenticated, let keypair = job.pointee.keypair, let source = job.pointee.source,
+                  let buffer = job.pointee.buffer.take() else {
+                counters.count(.authenticationFailed)
+                continue
+            }
+            let packet = buffer.packet
+            if let range = finish(job, packet, keypair, peer, source, now, wall, &latestLocal), write(packet, range, &group) {
+                group.hold(buffer)
+            }
+        }
+        if let latestLocal { peer.runtime.stickySource = latestLocal }
+    }
+
+    /// Authenticated: the protocol's checks and side effects; the inner packet's range if it is to
+    /// be written.
+    private func finish(_ job: UnsafeMutablePointer<Job>, _ packet: UnsafeMutableRawBufferPointer, _ keypair: Keypair, _ peer: Peer,
+                        _ source: Endpoint, _ now: Instant, _ wall: WallTime, _ latestLocal: inout LocalAddress?) -> Range<Int>? {
+        let outcome = device.finishData(packet, plaintextLength: job.pointee.length, counter: job.pointee.counter, keypair: keypair,
+                                        peer: peer, source: source, now: now, wallClock: wall)
+        switch outcome {
+        case .data(_, let range, let receipt):
+            latestLocal = job.pointee.local
+            follow(receipt, peer, now)
+            return range
+        case .keepalive(_, let receipt):
+            latestLocal = job.pointee.local
+            follow(receipt, peer, now)
+        case .rejectedAfterAuthentication(_, _, let receipt):
+            // Authentic, so its side effects stand (receive.c's order): the source, staged
+            // packets on confirmation, keep-key-fresh; only the inner packet is dropped.
+            latestLocal = job.pointee.local
+            counters.count(.rejected)
+            follow(receipt, peer, now)
+        default:
+            counters.count(.rejected)
+        }
+        return nil
     }
 
     /// Hands a run of decrypted packets of one peer to the tunnel, in order; on an offloading
@@ -172,55 +222,61 @@ extension Interface {
                     counters.count(.authenticationFailed)
                     continue
                 }
-                let outcome = device.finishData(packet, plaintextLength: job.pointee.length, counter: job.pointee.counter, keypair: keypair,
-                                                peer: peer, source: source, now: now, wallClock: wall)
-                switch outcome {
-                case .data(_, let range, let receipt):
-                    latestLocal = job.pointee.local
-                    write(packet, range, &group)
-                    follow(receipt, peer, now)
-                case .keepalive(_, let receipt):
-                    latestLocal = job.pointee.local
-                    follow(receipt, peer, now)
-                case .rejectedAfterAuthentication(_, _, let receipt):
-                    // Authentic, so its side effects stand (receive.c's order): the source, staged
-                    // packets on confirmation, keep-key-fresh; only the inner packet is dropped.
-                    latestLocal = job.pointee.local
-                    counters.count(.rejected)
-                    follow(receipt, peer, now)
-                default:
-                    counters.count(.rejected)
+                if let range = finish(job, packet, keypair, peer, source, now, wall, &latestLocal) {
+                    _ = write(packet, range, &group)
                 }
             }
         }
     }
 
     /// The super-packet being gathered: its first packet (whole, in `vectors[1]`), then the
-    /// payloads of the segments that followed it.
+    /// payloads of the segments that followed it. With `held`, it keeps the buffers of what it
+    /// gathered (one per piece after the header) and gives them back once written.
     struct TunGroup {
         let vectors: UnsafeMutableBufferPointer<iovec>
+        let held: UnsafeMutablePointer<PacketBuffer?>?
+        var heldCount = 0
         var packet: UnsafeMutableRawBufferPointer?
         var range = 0..<0
         var first: TunCoalesce.Segment?
         var last: TunCoalesce.Segment?
         var length = 0
         var pieces = 0
+
+        init(vectors: UnsafeMutableBufferPointer<iovec>, held: UnsafeMutablePointer<PacketBuffer?>? = nil) {
+            self.vectors = vectors
+            self.held = held
+        }
+
+        mutating func hold(_ buffer: consuming PacketBuffer) {
+            guard let held else { return }
+            held[heldCount] = consume buffer
+            heldCount += 1
+        }
+
+        mutating func release() {
+            guard let held else { return }
+            for i in 0..<heldCount { held[i] = nil }
+            heldCount = 0
+        }
     }
 
-    /// Writes the inner packet at `range` of `packet`, or holds it to join the group's flow.
-    private func write(_ packet: UnsafeMutableRawBufferPointer, _ range: Range<Int>, _ group: inout TunGroup) {
+    /// Writes the inner packet at `range` of `packet`, or keeps it to join the group's flow (true:
+    /// the group points into `packet` now).
+    private func write(_ packet: UnsafeMutableRawBufferPointer, _ range: Range<Int>, _ group: inout TunGroup) -> Bool {
         let inner = UnsafeRawBufferPointer(rebasing: packet[range])
         guard tun.offloads, let segment = TunCoalesce.segment(inner, udp: tun.udpOffload) else {
             flush(&group)
-            return writeToTunnel(packet, range)
+            writeToTunnel(packet, range)
+            return false
         }
-        if let head = group.packet, let first = group.first, let last = group.last,
+        if let head = group.packet, let first = group.first, let last = group.last, group.pieces < group.vectors.count,
            TunCoalesce.follows(inner, segment, head: UnsafeRawBufferPointer(rebasing: head[group.range]), first: first, last: last, length: group.length) {
             group.vectors[group.pieces] = iovec(iov_base: packet.baseAddress! + range.lowerBound + segment.headers, iov_len: segment.payload)
             group.pieces += 1
             group.last = segment
             group.length += segment.payload
-            return
+            return true
         }
         flush(&group)
         group.packet = packet
@@ -230,12 +286,13 @@ extension Interface {
         group.length = inner.count
         group.vectors[1] = iovec(iov_base: packet.baseAddress! + range.lowerBound, iov_len: inner.count)
         group.pieces = 2
+        return true
     }
 
     /// Writes the group: as it was if it is one packet, else as a super-packet.
-    private func flush(_ group: inout TunGroup) {
+    func flush(_ group: inout TunGroup) {
         guard let packet = group.packet, let first = group.first, let last = group.last else { return }
-        defer { group.packet = nil; group.first = nil; group.last = nil; group.pieces = 0 }
+        defer { group.packet = nil; group.first = nil; group.last = nil; group.pieces = 0; group.release() }
         guard group.pieces > 2 else { return writeToTunnel(packet, group.range) }
         let start = group.range.lowerBound
         let header = TunCoalesce.finish(UnsafeMutableRawBufferPointer(rebasing: packet[start..<start + first.headers]), first, last: last, length: group.length)

@@ -29,8 +29,16 @@ struct WorkerContext: ~Copyable {
     var gatheredOnlyKeepalives = true
     var gatheredKeypair: Keypair?
 
+    /// The super-packet the receiver gathers for the tunnel across the receive queue's runs, and
+    /// the buffers it points into (at most a receive batch: it is written when the batch ends).
+    var tunGroup: Interface.TunGroup
+    private let tunVectors = UnsafeMutablePointer<iovec>.allocate(capacity: Interface.receiveBatch + 2)
+    private let tunHeld = UnsafeMutablePointer<PacketBuffer?>.allocate(capacity: Interface.receiveBatch + 2)
+
     init() {
         for i in 0..<WorkerContext.batch { (gathered + i).initialize(to: nil) }
+        for i in 0..<Interface.receiveBatch + 2 { (tunHeld + i).initialize(to: nil) }
+        tunGroup = Interface.TunGroup(vectors: UnsafeMutableBufferPointer(start: tunVectors, count: Interface.receiveBatch + 2), held: tunHeld)
     }
 
     deinit {
@@ -38,6 +46,9 @@ struct WorkerContext: ~Copyable {
         message.deallocate()
         gathered.deinitialize(count: WorkerContext.batch)
         gathered.deallocate()
+        tunHeld.deinitialize(count: Interface.receiveBatch + 2)
+        tunHeld.deallocate()
+        tunVectors.deallocate()
     }
 }
 
