@@ -7,7 +7,7 @@ import System
 /// in-order delivery to the tunnel.
 extension Interface {
     /// Datagrams one receive takes at most.
-    static let receiveBatch = 32
+    static let receiveBatch = 64
 
     /// How many buffers of `size` the receiver holds for its next batch: 32, but of large buffers
     /// a quarter of the class at most, so that the tunnel and the queues keep the rest.

@@ -42,10 +42,10 @@ import Testing
         #expect(oldest.packet[28] == UInt8(extra))
     }
 
-    @Test func theReceiverHoldsABatchOf32AndAQuarterOfTheLargeClass() throws {
-        for (large, expected) in [(256, 32), (16, 4), (3, 1), (1, 1)] {
+    @Test func theReceiverHoldsABatchOf64AndAQuarterOfTheLargeClass() throws {
+        for (large, expected) in [(512, 64), (256, 64), (16, 4), (3, 1), (1, 1)] {
             let host = try TestHost(MemoryNetwork(), outer: "198.51.100.1", inner: "192.0.2.1", port: 51820) { $0.largeBuffers = large }
-            #expect(host.interface.receiveSlots(bufferSize: host.interface.pool.bufferSize) == 32)
+            #expect(host.interface.receiveSlots(bufferSize: host.interface.pool.bufferSize) == 64)
             #expect(host.interface.receiveSlots(bufferSize: host.interface.largePool.bufferSize) == expected, "\(large) large buffers")
         }
     }

@@ -348,7 +348,7 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
         // Every dropped packet gave its buffer back: only the receiver's batch and the tunnel
         // reader hold any once the burst is over.
         for host in [a, b] {
-            #expect(eventually { host.interface.pool.available >= host.interface.pool.count - 33 })
+            #expect(eventually { host.interface.pool.available >= host.interface.pool.count - Interface.receiveBatch - 1 })
         }
     }
 
@@ -371,7 +371,7 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
         // and the tunnel reader's.
         for host in [a, b] {
             #expect(eventually { host.interface.jobs.available == 2 })
-            #expect(eventually { host.interface.pool.available >= host.interface.pool.count - 33 })
+            #expect(eventually { host.interface.pool.available >= host.interface.pool.count - Interface.receiveBatch - 1 })
         }
     }
 
