@@ -16,8 +16,8 @@ final class TestHost: @unchecked Sendable {
     var config = DeviceConfig()
 
     init(_ network: MemoryNetwork, outer: String, inner: String, port: UInt16, offloads: Bool = false,
-         tune: (inout InterfaceOptions) -> Void = { _ in }) throws {
-        tunnel = MemoryTunnel(name: "mem-\(inner)", offloads: offloads)
+         udpOffload: Bool = false, tune: (inout InterfaceOptions) -> Void = { _ in }) throws {
+        tunnel = MemoryTunnel(name: "mem-\(inner)", offloads: offloads, udpOffload: udpOffload)
         host = MemoryHost(IPAddress(outer)!)
         self.inner = inner
         var options = InterfaceOptions()
@@ -77,9 +77,10 @@ func udpPacket(from source: String, to destination: String, tag: UInt8, size: In
 }
 
 /// Two hosts that know each other: a (198.51.100.1, inner 192.0.2.1) and b.
-func makePair(_ network: MemoryNetwork, offloads: Bool = false, tune: (inout InterfaceOptions) -> Void = { _ in }) throws -> (TestHost, TestHost) {
-    let a = try TestHost(network, outer: "198.51.100.1", inner: "192.0.2.1", port: 51820, offloads: offloads, tune: tune)
-    let b = try TestHost(network, outer: "198.51.100.2", inner: "192.0.2.2", port: 51821, offloads: offloads, tune: tune)
+func makePair(_ network: MemoryNetwork, offloads: Bool = false, udpOffload: Bool = false,
+              tune: (inout InterfaceOptions) -> Void = { _ in }) throws -> (TestHost, TestHost) {
+    let a = try TestHost(network, outer: "198.51.100.1", inner: "192.0.2.1", port: 51820, offloads: offloads, udpOffload: udpOffload, tune: tune)
+    let b = try TestHost(network, outer: "198.51.100.2", inner: "192.0.2.2", port: 51821, offloads: offloads, udpOffload: udpOffload, tune: tune)
     try a.add(b)
     try b.add(a)
     return (a, b)
@@ -315,6 +316,38 @@ func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
         while tags.count < 150, let packet = b.tunnel.delivered() { tags.append(packet[28]) }
         #expect(tags == (0..<150).map(UInt8.init))
         #expect(sockets.sends.withLock { $0.map(\.count) } == [64, 64, 22])
+    }
+
+    /// With USO on both TUNs, a UDP super-packet read at a is cut into datagrams, and b writes a
+    /// run of them back as UDP super-packets (however the batches fell) that cut into exactly
+    /// the datagrams sent, in order.
+    @Test(arguments: paths) func aUDPFlowArrivesAsWholeDatagrams(inline: Bool) throws {
+        let network = MemoryNetwork()
+        let (a, b) = try makePair(network, offloads: true, udpOffload: true) { $0.inlineCrypto = inline }
+        a.send(to: b, tag: 1)
+        _ = try #require(b.tunnel.delivered())
+        b.tunnel.deliveredHeaders.withLock { $0.removeAll() }
+        var header = VirtioHeader()
+        header.flags = VirtioHeader.needsChecksum
+        header.gsoType = VirtioHeader.gsoUDP
+        header.gsoSize = 1000
+        let payload = (0..<40_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let whole = udpSuperPacket(v6: false, payload: payload)
+        let sent = try TunCoalesceTests.cut(whole, header)
+        #expect(sent.count == 40)
+        a.tunnel.inject(whole, header: header)
+        var received: [[UInt8]] = []
+        while received.count < sent.count, let delivered = b.tunnel.delivered() {
+            let virtio = try #require(b.tunnel.deliveredHeaders.withLock { $0.isEmpty ? nil : $0.removeFirst() }).withUnsafeBytes { VirtioHeader($0) }
+            if virtio.gsoType == VirtioHeader.gsoNone {
+                received.append(delivered)
+            } else {
+                #expect(virtio.gsoType == VirtioHeader.gsoUDP && virtio.gsoSize == 1000 && virtio.headerLength == 28)
+                received += try TunCoalesceTests.cut(delivered, virtio)
+            }
+        }
+        #expect(received == sent)
+        #expect(a.interface.counters[.malformed] == 0)
     }
 
     @Test func turningOnPersistentKeepaliveSendsOneAtOnce() throws {

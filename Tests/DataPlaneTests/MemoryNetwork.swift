@@ -39,13 +39,16 @@ final class MemoryTunnel: Tunnel, @unchecked Sendable {
     let mtuUnreadable = Atomic<Bool>(false)
     /// Packets carry virtio headers, as a real TunDevice's do.
     let offloads: Bool
+    /// It takes UDP super-packets too (a kernel with USO).
+    let udpOffload: Bool
     /// The virtio headers of what was delivered (offloads only).
     let deliveredHeaders = Mutex<[[UInt8]]>([])
 
-    init(name: String, mtu: Int = 1420, offloads: Bool = false) {
+    init(name: String, mtu: Int = 1420, offloads: Bool = false, udpOffload: Bool = false) {
         self.name = name
         self.mtu = Atomic(mtu)
         self.offloads = offloads
+        self.udpOffload = udpOffload
     }
 
     /// A packet "from the system", to be sent through the tunnel (behind a zero virtio header
