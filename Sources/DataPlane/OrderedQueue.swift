@@ -75,8 +75,10 @@ final class OrderedQueue: @unchecked Sendable {
     func job(_ slot: Int) -> UnsafeMutablePointer<Job> { pool.job(slot) }
 
     /// Marks `slot` processed. If this thread becomes the drainer, `deliver` is called with runs
-    /// of consecutive finished slots (first slot, count) in order, until none is left.
-    func finish(_ slot: Int, deliver: (Int, Int) -> Void) {
+    /// of consecutive finished slots (first slot, count) in order, until none is left; then
+    /// `delivered`, while this thread is still the drainer, so that what `deliver` gathered
+    /// (and the slots gave up) leaves before any later slot another drainer would deliver.
+    func finish(_ slot: Int, deliver: (Int, Int) -> Void, delivered: () -> Void = {}) {
         let drains = state.withLock { s -> Bool in
             pool.done(slot).pointee = true
             guard !s.draining else { return false }
@@ -84,22 +86,31 @@ final class OrderedQueue: @unchecked Sendable {
             return true
         }
         guard drains else { return }
-        deliverFinished(deliver)
+        deliverFinished(deliver, delivered)
     }
 
-    /// The drainer's loop: runs of consecutive finished slots, until none is left.
-    private func deliverFinished(_ deliver: (Int, Int) -> Void) {
+    /// The drainer's loop: runs of consecutive finished slots, and `delivered` after them, until
+    /// none is left.
+    private func deliverFinished(_ deliver: (Int, Int) -> Void, _ delivered: () -> Void) {
+        var gathered = false
         while true {
             // A run stops at its chunk's end so that its slot indices are consecutive.
             let run = state.withLock { s -> (Int, Int) in
                 let head = s.chain.head, room = s.chain.contiguous(pool)
                 var n = 0
                 while n < room, pool.done(head + n).pointee { n += 1 }
-                if n == 0 { s.draining = false }
+                if n == 0 && !gathered { s.draining = false }
                 return (head, n)
             }
-            guard run.1 > 0 else { return }
+            if run.1 == 0 {
+                // Slots finished meanwhile found us draining: look again after `delivered`.
+                guard gathered else { return }
+                gathered = false
+                delivered()
+                continue
+            }
             deliver(run.0, run.1)
+            gathered = true
             state.withLock { s in s.chain.removeFirst(run.1, pool) }
         }
     }
@@ -112,14 +123,14 @@ final class OrderedQueue: @unchecked Sendable {
 
     /// Delivers the finished slots at the head, as `finish` does, unless another thread is the
     /// drainer (which then delivers them: it looks again before it stops).
-    func drain(deliver: (Int, Int) -> Void) {
+    func drain(deliver: (Int, Int) -> Void, delivered: () -> Void = {}) {
         let drains = state.withLock { s -> Bool in
             guard !s.draining else { return false }
             s.draining = true
             return true
         }
         guard drains else { return }
-        deliverFinished(deliver)
+        deliverFinished(deliver, delivered)
     }
 
     var depth: Int { state.withLock { $0.chain.count } }

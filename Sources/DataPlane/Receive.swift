@@ -138,14 +138,15 @@ extension Interface {
             job.pointee.authenticated = true
         }
         guard deliver else { return queue.markDone(slot) }
-        queue.finish(slot) { first, count in deliverReceive(peer, first, count) }
+        queue.finish(slot, deliver: { first, count in gatherReceive(peer, first, count, &context.tunGroup) },
+                     delivered: { flush(&context.tunGroup) })
     }
 
     /// Hands what this thread opened for `peer` to the tunnel: every run finished at the queue's
     /// head, with super-packets gathered across runs (a run ends with its 16-slot chunk).
     func deliverOpened(_ peer: Peer, _ context: inout WorkerContext) {
-        peer.runtime.receive.drain { first, count in gatherReceive(peer, first, count, &context.tunGroup) }
-        flush(&context.tunGroup)
+        peer.runtime.receive.drain(deliver: { first, count in gatherReceive(peer, first, count, &context.tunGroup) },
+                                   delivered: { flush(&context.tunGroup) })
     }
 
     /// As `deliverReceive`, into a group that lasts beyond the run: it holds the buffers of the
@@ -196,9 +197,10 @@ extension Interface {
         return nil
     }
 
-    /// Hands a run of decrypted packets of one peer to the tunnel, in order; on an offloading
-    /// tunnel, consecutive segments of one TCP flow as one super-packet (TunCoalesce). The
-    /// buffers go back once the run is written: a pending super-packet points into them.
+    /// Hands a run of decrypted packets of one peer to the tunnel, in order, for a thread with no
+    /// context to gather in (a full work queue's drop); on an offloading tunnel, consecutive
+    /// segments of one flow as one super-packet (TunCoalesce). The buffers go back once the run
+    /// is written: a pending super-packet points into them.
     func deliverReceive(_ peer: Peer, _ first: Int, _ count: Int) {
         let queue = peer.runtime.receive
         let now = Clock.now(), wall = Clock.wall()

@@ -164,8 +164,8 @@ extension Interface {
     /// Sends what this thread sealed for `peer` (inline, nothing is sent until this): every run
     /// finished at the queue's head, gathered into sends of up to a batch.
     func flushTransmit(_ peer: Peer, _ context: inout WorkerContext) {
-        peer.runtime.transmit.drain { first, count in gatherTransmit(peer, first, count, &context) }
-        sendGathered(peer, &context)
+        peer.runtime.transmit.drain(deliver: { first, count in gatherTransmit(peer, first, count, &context) },
+                                    delivered: { sendGathered(peer, &context) })
     }
 
     /// Takes a run's sealed datagrams (and their buffers) into the context's gathered send.
@@ -317,11 +317,13 @@ extension Interface {
             job.pointee.authenticated = true
         }
         guard drain else { return queue.markDone(slot) }
-        queue.finish(slot) { first, count in deliverTransmit(peer, first, count, context.datagrams, WorkerContext.batch) }
+        queue.finish(slot, deliver: { first, count in gatherTransmit(peer, first, count, &context) },
+                     delivered: { sendGathered(peer, &context) })
     }
 
-    /// Sends a run of encrypted packets of one peer, in order, in batches of sendmmsg. Buffers go
-    /// back to the pool only after the batch that points into them was sent.
+    /// Sends a run of encrypted packets of one peer, in order, in batches of sendmmsg, for a
+    /// thread with no context to gather in (a full work queue's drop). Buffers go back to the
+    /// pool only after the batch that points into them was sent.
     func deliverTransmit(_ peer: Peer, _ first: Int, _ count: Int, _ datagrams: UnsafeMutablePointer<iovec>, _ batch: Int) {
         let queue = peer.runtime.transmit
         // A removed peer sends nothing more, not even what was encrypted before it went.

@@ -21,16 +21,17 @@ struct WorkerContext: ~Copyable {
     var unsent: Peer?
     var unsentCount = 0
     /// One peer's sealed datagrams gathered across its transmit queue's runs (a run ends with its
-    /// 16-slot chunk), so that up to a batch leave in one sendmmsg; their buffers are held here
-    /// until then, since a drained chunk goes back to the pool at once.
+    /// 16-slot chunk) by whichever thread drains it, so that up to a batch leave in one sendmmsg;
+    /// their buffers are held here until then, since a drained chunk goes back to the pool at once.
     let gathered = UnsafeMutablePointer<PacketBuffer?>.allocate(capacity: WorkerContext.batch)
     var gatheredCount = 0
     var gatheredBytes = 0
     var gatheredOnlyKeepalives = true
     var gatheredKeypair: Keypair?
 
-    /// The super-packet the receiver gathers for the tunnel across the receive queue's runs, and
-    /// the buffers it points into (at most a receive batch: it is written when the batch ends).
+    /// The super-packet the draining thread gathers for the tunnel across the receive queue's
+    /// runs, and the buffers it points into (written when the drain ends, or once it holds a
+    /// receive batch).
     var tunGroup: Interface.TunGroup
     private let tunVectors = UnsafeMutablePointer<iovec>.allocate(capacity: Interface.receiveBatch + 2)
     private let tunHeld = UnsafeMutablePointer<PacketBuffer?>.allocate(capacity: Interface.receiveBatch + 2)

@@ -81,6 +81,35 @@ import Testing
         #expect(queue.reserve() != nil)
     }
 
+    /// A drainer that gathers (takes the slots' packets and sends them after its runs) stays
+    /// the drainer until it has sent them: a slot finished meanwhile by another thread is left
+    /// to it, and goes after what it gathered.
+    @Test func whatADrainerGatheredLeavesBeforeLaterSlots() throws {
+        let pool = JobPool(chunks: 4)
+        let queue = OrderedQueue(pool: pool)
+        let first = try #require(queue.reserve()), second = try #require(queue.reserve())
+        let sent = Mutex<[String]>([])
+        let sending = Atomic<Bool>(false), done = Atomic<Bool>(false)
+        try Threads.spawn(name: "test-drainer") {
+            var gathered: [Int] = []
+            queue.finish(first, deliver: { start, count in gathered += start..<start + count },
+                         delivered: {
+                             sending.store(true, ordering: .releasing)
+                             usleep(100_000)   // the send takes a while
+                             sent.withLock { $0.append("drainer \(gathered)") }
+                             gathered = []
+                         })
+            done.store(true, ordering: .releasing)
+        }
+        for _ in 0..<500 where !sending.load(ordering: .acquiring) { usleep(1000) }
+        let started = sending.load(ordering: .acquiring)
+        #expect(started)
+        queue.finish(second, deliver: { start, count in sent.withLock { $0.append("other \(Array(start..<start + count))") } })
+        for _ in 0..<5000 where !done.load(ordering: .acquiring) { usleep(1000) }
+        #expect(sent.withLock { $0 } == ["drainer \([first])", "drainer \([second])"])
+        #expect(queue.depth == 0 && pool.available == 4)
+    }
+
     @Test func drainedQueueHandsItsChunksBack() {
         let pool = JobPool(chunks: 64)
         let queue = OrderedQueue(pool: pool)
