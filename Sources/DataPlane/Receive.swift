@@ -9,7 +9,7 @@ extension Interface {
     /// Datagrams one receive takes at most.
     static let receiveBatch = 64
 
-    /// How many buffers of `size` the receiver holds for its next batch: 32, but of large buffers
+    /// How many buffers of `size` the receiver holds for its next batch: a whole batch, but of large buffers
     /// a quarter of the class at most, so that the tunnel and the queues keep the rest.
     func receiveSlots(bufferSize size: Int) -> Int {
         size == largePool.bufferSize ? min(Self.receiveBatch, max(1, largePool.count / 4)) : Self.receiveBatch
@@ -149,22 +149,26 @@ extension Interface {
                                    delivered: { flush(&context.tunGroup) })
     }
 
-    /// As `deliverReceive`, into a group that lasts beyond the run: it holds the buffers of the
-    /// packets it gathered until it is written.
+    /// Hands a run of decrypted packets of one peer to the tunnel, in order, through `group`: on
+    /// an offloading tunnel, consecutive segments of one flow join one super-packet
+    /// (TunCoalesce). A group that holds (a thread's context) takes each job's buffer as it
+    /// goes, so it may outlast the run; with any other, the caller empties the jobs once the
+    /// group is written, since it points into them.
     private func gatherReceive(_ peer: Peer, _ first: Int, _ count: Int, _ group: inout TunGroup) {
         let queue = peer.runtime.receive
         let now = Clock.now(), wall = Clock.wall()
+        // Replies leave from where the newest authenticated packet arrived: set once per run.
         var latestLocal: LocalAddress?
         for i in first..<first + count {
             let job = queue.job(i)
-            defer { job.pointee.buffer = nil; job.pointee.keypair = nil; job.pointee.source = nil }
+            defer { if group.holds { job.pointee.buffer = nil; job.pointee.keypair = nil; job.pointee.source = nil } }
             guard job.pointee.authenticated, let keypair = job.pointee.keypair, let source = job.pointee.source,
-                  let buffer = job.pointee.buffer.take() else {
+                  let packet = job.pointee.buffer?.packet else {
                 counters.count(.authenticationFailed)
                 continue
             }
-            let packet = buffer.packet
-            if let range = finish(job, packet, keypair, peer, source, now, wall, &latestLocal), write(packet, range, &group) {
+            if let range = finish(job, packet, keypair, peer, source, now, wall, &latestLocal), write(packet, range, &group),
+               group.holds, let buffer = job.pointee.buffer.take() {
                 group.hold(buffer)
             }
         }
@@ -197,37 +201,19 @@ extension Interface {
         return nil
     }
 
-    /// Hands a run of decrypted packets of one peer to the tunnel, in order, for a thread with no
-    /// context to gather in (a full work queue's drop); on an offloading tunnel, consecutive
-    /// segments of one flow as one super-packet (TunCoalesce). The buffers go back once the run
-    /// is written: a pending super-packet points into them.
+    /// `gatherReceive` for a thread with no context to gather in (a full work queue's drop): the
+    /// run's own group, written before its buffers go back.
     func deliverReceive(_ peer: Peer, _ first: Int, _ count: Int) {
-        let queue = peer.runtime.receive
-        let now = Clock.now(), wall = Clock.wall()
-        // Replies leave from where the newest authenticated packet arrived: set once per run.
-        var latestLocal: LocalAddress?
-        defer { if let latestLocal { peer.runtime.stickySource = latestLocal } }
-        defer {
-            for i in first..<first + count {
-                let job = queue.job(i)
-                job.pointee.buffer = nil; job.pointee.keypair = nil; job.pointee.source = nil
-            }
-        }
         // Room for the virtio header, the first packet, and one payload per packet after it.
         withUnsafeTemporaryAllocation(of: iovec.self, capacity: count + 2) { vectors in
             var group = TunGroup(vectors: vectors)
-            defer { flush(&group) }
-            for i in first..<first + count {
-                let job = queue.job(i)
-                guard job.pointee.authenticated, let keypair = job.pointee.keypair, let source = job.pointee.source,
-                      let packet = job.pointee.buffer?.packet else {
-                    counters.count(.authenticationFailed)
-                    continue
-                }
-                if let range = finish(job, packet, keypair, peer, source, now, wall, &latestLocal) {
-                    _ = write(packet, range, &group)
-                }
-            }
+            gatherReceive(peer, first, count, &group)
+            flush(&group)
+        }
+        let queue = peer.runtime.receive
+        for i in first..<first + count {
+            let job = queue.job(i)
+            job.pointee.buffer = nil; job.pointee.keypair = nil; job.pointee.source = nil
         }
     }
 
@@ -249,6 +235,8 @@ extension Interface {
             self.vectors = vectors
             self.held = held
         }
+
+        var holds: Bool { held != nil }
 
         mutating func hold(_ buffer: consuming PacketBuffer) {
             guard let held else { return }
