@@ -1,4 +1,3 @@
-internal import CLibcrypto
 import Glibc
 import Synchronization
 
@@ -29,7 +28,7 @@ enum SecretArena {
     }
 
     static func release(_ slot: UnsafeMutableRawPointer) {
-        OPENSSL_cleanse(slot, slotSize)
+        Zeroize.clear(UnsafeMutableRawBufferPointer(start: slot, count: slotSize))
         freeHead.withLock { head in
             slot.storeBytes(of: head, as: UInt.self)
             head = UInt(bitPattern: slot)

@@ -1,5 +1,3 @@
-internal import CLibcrypto
-
 /// A 32-byte secret (session key, chaining key, ephemeral private key, DH result) that exists once.
 ///
 /// Move-only, so it is never duplicated by accident; its bytes sit in locked memory and are zeroed
@@ -45,7 +43,7 @@ public struct SecretKey: ~Copyable, @unchecked Sendable {
     }
 
     /// Overwrites the key with zeros, keeping the slot.
-    public mutating func clear() { OPENSSL_cleanse(storage, SecretKey.count) }
+    public mutating func clear() { Zeroize.clear(UnsafeMutableRawBufferPointer(start: storage, count: SecretKey.count)) }
 
     /// Constant time.
     public var isZero: Bool {
