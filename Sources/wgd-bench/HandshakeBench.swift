@@ -23,6 +23,12 @@ let handshakeBenchmark = Benchmark(
         timed { for _ in 0..<64 { if X25519.sharedSecret(secret, peer) != nil { sink &+= 1 } } }
     }
     report("X25519 shared secret, 1 thread: \(Int(Double(dh.operations) / dh.seconds)) per second")
+    // What each handshake's ephemeral costs: its public key (our fixed-base multiplication) and
+    // libcrypto's key object.
+    let keys = measure(seconds: options.seconds / 2, batchSize: 64) {
+        timed { for _ in 0..<64 { if X25519Key(secret) != nil { sink &+= 1 } } }
+    }
+    report("X25519 key pairs, 1 thread: \(Int(Double(keys.operations) / keys.seconds)) per second")
 
     // What a responder under an initiation flood does for every packet before anything else: a
     // keyed BLAKE2s (three compressions). The figure that moves when BLAKE2s does.

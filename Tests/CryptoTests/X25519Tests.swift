@@ -1,7 +1,7 @@
 import Crypto
 import Testing
 
-/// X25519 (RFC 7748) through OpenSSL.
+/// X25519 (RFC 7748): the DH through OpenSSL, public keys by our fixed-base multiplication.
 @Suite struct X25519Tests {
     // RFC 7748 §6.1.
     static let alicePrivate = hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
@@ -75,5 +75,50 @@ import Testing
         #expect(x25519(Self.alicePrivate, onePoint) == nil)
         // A point of order 8 (from the curve25519 low-order list).
         #expect(x25519(Self.alicePrivate, hex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")) == nil)
+    }
+    /// Our fixed-base public key against libcrypto's ladder on the base point (u = 9), for
+    /// scalars that a table or digit bug would get wrong: each single bit, runs of ones, the
+    /// extremes, and 1,000 from a seeded sequence (so a failure names a scalar one can replay).
+    @Test func fixedBasePublicKeysMatchTheLadder() {
+        let basePoint = PublicKey(Bytes32([9] + [UInt8](repeating: 0, count: 31))!)
+        var scalars: [[UInt8]] = [[UInt8](repeating: 0, count: 32), [UInt8](repeating: 0xFF, count: 32)]
+        for bit in 0..<256 {
+            var s = [UInt8](repeating: 0, count: 32)
+            s[bit / 8] = 1 << UInt8(bit % 8)
+            scalars.append(s)
+        }
+        for value: UInt8 in [0x77, 0x88, 0x08, 0xF0, 0x0F, 0x80] { scalars.append([UInt8](repeating: value, count: 32)) }
+        var seed = [UInt8](repeating: 0, count: 32)
+        for _ in 0..<1000 {
+            var next = [UInt8](repeating: 0, count: 32)
+            seed.withUnsafeBytes { s in next.withUnsafeMutableBytes { BLAKE2s.hash(s, into: $0) } }
+            seed = next
+            scalars.append(next)
+        }
+        var mismatches: [String] = []
+        for scalar in scalars {
+            let key = SecretKey(scalar)
+            let ours = X25519.publicKey(for: key).bytes.bytes
+            guard let ladder = X25519.sharedSecret(key, basePoint) else {
+                mismatches.append("\(hexString(scalar)): the ladder gave nil")
+                continue
+            }
+            if ours != ladder.bytes { mismatches.append("\(hexString(scalar)): \(hexString(ours)) ≠ \(hexString(ladder.bytes))") }
+        }
+        #expect(mismatches.count == 0, "\(mismatches.count) of \(scalars.count): \(mismatches.prefix(3))")
+    }
+
+    /// The key object takes our public key as given: a DH with it agrees both ways.
+    @Test func keyPairsAgreeBothWays() {
+        for _ in 0..<50 {
+            let a = SecretKey.random(), b = SecretKey.random()
+            guard let keyA = X25519Key(a), let keyB = X25519Key(b),
+                  let ab = keyA.sharedSecret(with: keyB.publicKey), let ba = keyB.sharedSecret(with: keyA.publicKey) else {
+                Issue.record("a key object or a DH gave nil")
+                return
+            }
+            let agree = ab.equals(ba)
+            #expect(agree)
+        }
     }
 }
