@@ -103,7 +103,8 @@ struct EdwardsPoint {
         return EdwardsPoint(x: e * f, y: g * h, z: f * g, t: e * h)
     }
 
-    /// The affine form the additions take: one inversion.
+    /// The affine form the additions take: one inversion. Made only for the table, once.
+    @inline(never)
     var niels: AffineNiels {
         let inverse = z.inverse
         let ax = x * inverse, ay = y * inverse

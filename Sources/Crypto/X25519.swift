@@ -1,4 +1,5 @@
 internal import CLibcrypto
+import Synchronization
 
 /// X25519 (RFC 7748): the DH through libcrypto (its x86-64 ladder is assembly), public keys by our
 /// fixed-base multiplication (Curve25519Base) on 64-bit targets. Handshake path only: each call
@@ -36,17 +37,22 @@ public final class X25519Key: @unchecked Sendable {
     private let pkey: OpaquePointer
     public let publicKey: PublicKey
 
+    /// Derive contexts bound to this key, kept for the next DH: making one (and its derive_init)
+    /// walks libcrypto 3.0's whole name map under a lock. One per thread deriving at once.
+    private let contexts = ContextPool()
+
     /// Nil only if libcrypto fails (out of memory).
     public init?(_ privateKey: borrowing SecretKey) {
         #if _pointerBitWidth(_64)
         // Our fixed-base multiplication gives the public key; libcrypto takes the pair as it is.
         let pub = privateKey.withUnsafeBytes { Curve25519Base.publicKey($0) }
         guard let made = privateKey.withUnsafeBytes({ X25519Key.keyPair($0, pub) }) else { return nil }
+        pkey = made
+        publicKey = PublicKey(pub)
         #else
         guard let made = privateKey.withUnsafeBytes({ k in
             EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, k.baseAddress!.assumingMemoryBound(to: UInt8.self), 32)
         }) else { return nil }
-        #endif
         var out = Bytes32()
         var length = 32
         let ok = out.withUnsafeMutableBytes {
@@ -55,16 +61,20 @@ public final class X25519Key: @unchecked Sendable {
         guard ok else { EVP_PKEY_free(made); return nil }
         pkey = made
         publicKey = PublicKey(out)
+        #endif
     }
 
     /// libcrypto's key object from both halves: given the public key, it multiplies nothing
     /// (EVP_PKEY_new_raw_private_key would derive it again, at libcrypto's speed).
     private static let privateName: StaticString = "priv", publicName: StaticString = "pub"
+    private static let importers = ContextPool()
 
     private static func keyPair(_ privateKey: UnsafeRawBufferPointer, _ publicKey: Bytes32) -> OpaquePointer? {
-        guard let ctx = EVP_PKEY_CTX_new_from_name(nil, "X25519", nil) else { return nil }
-        defer { EVP_PKEY_CTX_free(ctx) }
-        guard EVP_PKEY_fromdata_init(ctx) == 1 else { return nil }
+        guard let ctx = importers.take(orMake: {
+            guard let ctx = EVP_PKEY_CTX_new_from_name(nil, "X25519", nil) else { return nil }
+            return EVP_PKEY_fromdata_init(ctx) == 1 ? ctx : { EVP_PKEY_CTX_free(ctx); return nil }()
+        }) else { return nil }
+        defer { importers.give(ctx) }
         var pub = publicKey
         var made: OpaquePointer?
         let ok = pub.withUnsafeMutableBytes { p in
@@ -83,22 +93,61 @@ public final class X25519Key: @unchecked Sendable {
 
     /// DH(this key, `publicKey`), or nil for an all-zero result (a low-order point).
     public func sharedSecret(with publicKey: PublicKey) -> SecretKey? {
+        guard let theirs = X25519PublicKey(publicKey) else { return nil }
+        return sharedSecret(with: theirs)
+    }
+
+    /// The same with the peer's key already libcrypto's object (a remote ephemeral used twice).
+    public func sharedSecret(with theirs: X25519PublicKey) -> SecretKey? {
         var shared = SecretKey()
-        let ok = publicKey.bytes.withUnsafeBytes { p in
-            shared.withUnsafeMutableBytes { out in derive(p, out) }
-        }
+        let ok = shared.withUnsafeMutableBytes { derive(theirs.pkey, $0) }
         guard ok, !shared.isZero else { return nil }
         return shared
     }
 
-    private func derive(_ pub: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer) -> Bool {
-        guard let theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nil, pub.baseAddress!.assumingMemoryBound(to: UInt8.self), 32) else { return false }
-        defer { EVP_PKEY_free(theirs) }
-        guard let ctx = EVP_PKEY_CTX_new(pkey, nil) else { return false }
-        defer { EVP_PKEY_CTX_free(ctx) }
+    private func derive(_ theirs: OpaquePointer, _ out: UnsafeMutableRawBufferPointer) -> Bool {
+        guard let ctx = contexts.take(orMake: { [pkey] in
+            guard let ctx = EVP_PKEY_CTX_new(pkey, nil) else { return nil }
+            return EVP_PKEY_derive_init(ctx) == 1 ? ctx : { EVP_PKEY_CTX_free(ctx); return nil }()
+        }) else { return false }
+        defer { contexts.give(ctx) }
         var length = 32
-        // libcrypto itself fails the derivation on an all-zero result; the caller checks again.
-        return EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, theirs) == 1
+        // Unvalidated: libcrypto's check of an X25519 public key only asks that it has one (and
+        // makes a context to ask). A low-order point gives zero, which libcrypto refuses and the
+        // caller checks again.
+        return EVP_PKEY_derive_set_peer_ex(ctx, theirs, 0) == 1
             && EVP_PKEY_derive(ctx, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length) == 1 && length == 32
+    }
+}
+
+/// A peer's public key as libcrypto's object, for a key that takes part in more than one DH.
+public final class X25519PublicKey: @unchecked Sendable {
+    fileprivate let pkey: OpaquePointer
+
+    /// Nil only if libcrypto fails (out of memory).
+    public init?(_ key: PublicKey) {
+        guard let made = key.bytes.withUnsafeBytes({
+            EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nil, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), 32)
+        }) else { return nil }
+        pkey = made
+    }
+
+    deinit { EVP_PKEY_free(pkey) }
+}
+
+/// libcrypto contexts kept for reuse; a context serves one thread at a time, so each is taken
+/// out while used. Grows to the number of threads using it at once.
+private final class ContextPool: Sendable {
+    private let free = Mutex<[UInt]>([])
+
+    func take(orMake make: () -> OpaquePointer?) -> OpaquePointer? {
+        if let address = free.withLock({ $0.popLast() }) { return OpaquePointer(bitPattern: address) }
+        return make()
+    }
+
+    func give(_ ctx: OpaquePointer) { free.withLock { $0.append(UInt(bitPattern: ctx)) } }
+
+    deinit {
+        for address in free.withLock({ $0 }) { EVP_PKEY_CTX_free(OpaquePointer(bitPattern: address)) }
     }
 }

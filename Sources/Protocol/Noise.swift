@@ -36,6 +36,8 @@ public final class StaticIdentity: Sendable {
 public struct PendingInitiation: ~Copyable, Sendable {
     public let remoteStatic: PublicKey
     let remoteEphemeral: PublicKey
+    /// The same as libcrypto's object: the response's DH uses it again.
+    let remoteEphemeralKey: X25519PublicKey
     let senderIndex: UInt32
     var state: SymmetricState
 }
@@ -55,6 +57,9 @@ public struct Handshake: ~Copyable, Sendable {
     /// the public key and every DH with the ephemeral.
     private var localEphemeral: X25519Key?
     private var remoteEphemeral = PublicKey(.zero)
+    /// The initiator's ephemeral as libcrypto's object, from consuming its initiation until our
+    /// response's DH with it.
+    private var remoteEphemeralKey: X25519PublicKey?
     public private(set) var localIndex: UInt32 = 0
     public private(set) var remoteIndex: UInt32 = 0
     /// The newest initiation timestamp consumed from this peer; older ones are replays.
@@ -81,6 +86,7 @@ public struct Handshake: ~Copyable, Sendable {
         symmetric = nil
         localEphemeral = nil
         remoteEphemeral = PublicKey(.zero)
+        remoteEphemeralKey = nil
         localIndex = 0
         remoteIndex = 0
     }
@@ -159,13 +165,16 @@ public struct Handshake: ~Copyable, Sendable {
         let ephemeral = read(packet, InitiationLayout.ephemeral)
         s.mixKey(ephemeral.bytes)
         s.mixHash(ephemeral.bytes)
-        guard s.mixDH(identity.key, ephemeral, alsoKey: true) else { throw .lowOrderKey }
+        guard let ephemeralKey = X25519PublicKey(ephemeral), s.mixDH(identity.key, ephemeralKey, alsoKey: true) else {
+            throw .lowOrderKey
+        }
         var remoteStatic = Bytes32()
         let ok = remoteStatic.withUnsafeMutableBytes {
             s.decryptAndHash(subfield(packet, InitiationLayout.encryptedStatic, 32 + 16), into: $0, using: aead)
         }
         guard ok else { throw .decryptionFailed }
         return PendingInitiation(remoteStatic: PublicKey(remoteStatic), remoteEphemeral: ephemeral,
+                                 remoteEphemeralKey: ephemeralKey,
                                  senderIndex: Messages.load32(packet, InitiationLayout.sender), state: s)
     }
 
@@ -174,7 +183,8 @@ public struct Handshake: ~Copyable, Sendable {
     public mutating func consumeInitiation(_ pending: consuming PendingInitiation, _ packet: UnsafeRawBufferPointer,
                                            now: Instant, using aead: borrowing ChaCha20Poly1305) throws(HandshakeError) {
         precondition(pending.remoteStatic == remoteStatic)
-        let pendingEphemeral = pending.remoteEphemeral, pendingSender = pending.senderIndex
+        let pendingEphemeral = pending.remoteEphemeral, pendingEphemeralKey = pending.remoteEphemeralKey
+        let pendingSender = pending.senderIndex
         var s = pending.state
         guard s.mixPrecomputedDH(precomputedStaticStatic) else { throw .lowOrderKey }
         var raw = Bytes32()
@@ -190,6 +200,7 @@ public struct Handshake: ~Copyable, Sendable {
         latestTimestamp = timestamp
         lastInitiationConsumption = now
         remoteEphemeral = pendingEphemeral
+        remoteEphemeralKey = pendingEphemeralKey
         remoteIndex = pendingSender
         symmetric = consume s
         state = .consumedInitiation
@@ -211,8 +222,9 @@ public struct Handshake: ~Copyable, Sendable {
         write(ephemeralPublic, packet, ResponseLayout.ephemeral)
         s.mixKey(ephemeralPublic.bytes)
         s.mixHash(ephemeralPublic.bytes)
-        guard s.mixDH(e, remoteEphemeral, alsoKey: false),
+        guard let remoteEphemeralKey, s.mixDH(e, remoteEphemeralKey, alsoKey: false),
               s.mixDH(e, remoteStatic, alsoKey: false) else { clear(); throw .lowOrderKey }
+        self.remoteEphemeralKey = nil
         s.mixPresharedKey(presharedKey)
         s.encryptAndHash(field(packet, ResponseLayout.encryptedNothing, 16), using: aead)
 

@@ -60,6 +60,13 @@ struct SymmetricState: ~Copyable, Sendable {
         return true
     }
 
+    /// The same with the public key already libcrypto's object.
+    mutating func mixDH(_ privateKey: X25519Key, _ publicKey: X25519PublicKey, alsoKey: Bool) -> Bool {
+        guard let shared = privateKey.sharedSecret(with: publicKey) else { return false }
+        shared.withUnsafeBytes { alsoKey ? mixKeyAndKey($0) : mixKey($0) }
+        return true
+    }
+
     /// (ck, k) ← KDF2(ck, DH(Si, Sr)) with the DH computed once per peer; false if it was zero.
     mutating func mixPrecomputedDH(_ shared: borrowing SecretKey) -> Bool {
         guard !shared.isZero else { return false }
